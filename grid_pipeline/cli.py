@@ -1,0 +1,179 @@
+"""The `grid-pipeline` command.
+
+Every subcommand is a thin shell over the package's functions, so the Dagster
+assets and the CLI run the same code. Expected failures (bad settings or
+arguments, a port in use, the engine missing) print one line on stderr and exit
+non-zero; only genuine bugs show a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+import psycopg
+
+from grid_pipeline.config import ConfigError, Settings, load_settings
+from grid_pipeline.embedded import broker, engine
+from grid_pipeline.embedded.process import ServiceError
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+class UsageError(ValueError):
+    """A command-line value the command cannot use."""
+
+
+def _db_start(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.embedded_db:
+        print("GRID_DATABASE_URL is set: using that server, nothing to start")
+        return 0
+    started_at = time.monotonic()
+    status, started = engine.start(settings)
+    if started:
+        print(f"embedded TimescaleDB started in {time.monotonic() - started_at:.1f} s "
+              f"(pid {status.pid}, data in {status.data_dir})")  # fmt: skip
+    else:
+        print(f"embedded TimescaleDB already running (pid {status.pid})")
+    print(status.url)
+    return 0
+
+
+def _db_stop(args: argparse.Namespace, settings: Settings) -> int:
+    print("stopped" if engine.stop(settings) else "not running")
+    return 0
+
+
+def _db_status(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.embedded_db:
+        print(f"external database: {settings.database_url}")
+        return 0
+    report = engine.crash_report(settings)
+    if report:
+        print(report)
+        return 3
+    status = engine.status(settings)
+    if status is None:
+        print(f"not running (data dir {settings.pgdata_dir})")
+        return 3
+    version = engine.timescaledb_version(status.url)
+    print(f"running: pid {status.pid}, port {status.port}, TimescaleDB {version}, "
+          f"data dir {status.data_dir}")  # fmt: skip
+    print(status.url)
+    return 0
+
+
+def _db_url(args: argparse.Namespace, settings: Settings) -> int:
+    from grid_pipeline.db.connection import resolve_database
+
+    print(resolve_database(settings).url)
+    return 0
+
+
+def _db_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from grid_pipeline.db.connection import resolve_database
+    from grid_pipeline.db.migrate import migrate
+
+    report = migrate(resolve_database(settings))
+    for name in report.applied:
+        print(f"applied {name}")
+    print(f"{len(report.applied)} applied, {len(report.skipped)} already up to date")
+    return 0
+
+
+def _broker_start(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.embedded_broker:
+        print(f"GRID_MQTT_URL is set: using {settings.mqtt_url}, nothing to start")
+        return 0
+    state, started = broker.start(settings)
+    print(("started" if started else "already running") + f" (pid {state.pid})")
+    print(settings.broker_url)
+    return 0
+
+
+def _broker_stop(args: argparse.Namespace, settings: Settings) -> int:
+    print("stopped" if broker.stop(settings) else "not running")
+    return 0
+
+
+def _broker_status(args: argparse.Namespace, settings: Settings) -> int:
+    state = broker.status(settings)
+    if state is None:
+        print("not running")
+        return 3
+    print(f"running: pid {state.pid}, {settings.broker_url}")
+    return 0
+
+
+def _up(args: argparse.Namespace, settings: Settings) -> int:
+    from grid_pipeline.stack import run_stack
+
+    return run_stack(settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="grid-pipeline",
+        description="Smart-grid monitoring: embedded TimescaleDB and MQTT, Dagster, dashboard.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    db = commands.add_parser("db", help="the embedded TimescaleDB").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    for name, handler, text in [
+        ("start", _db_start, "start it (no-op if running); prints the URL"),
+        ("stop", _db_stop, "stop it cleanly (data persists)"),
+        ("status", _db_status, "is it running, where, which TimescaleDB"),
+        ("url", _db_url, "print a URL psql and psycopg can use (starts it if needed)"),
+        ("migrate", _db_migrate, "apply sql/schema migrations not yet applied"),
+    ]:
+        db.add_parser(name, help=text).set_defaults(handler=handler)
+
+    mqtt = commands.add_parser("broker", help="the embedded MQTT broker").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    for name, handler, text in [
+        ("start", _broker_start, "start it (no-op if running)"),
+        ("stop", _broker_stop, "stop it"),
+        ("status", _broker_status, "is it running"),
+    ]:
+        mqtt.add_parser(name, help=text).set_defaults(handler=handler)
+
+    commands.add_parser(
+        "up", help="the whole local stack in the foreground (Ctrl-C stops it)"
+    ).set_defaults(handler=_up)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = load_settings()
+        handler: Handler = args.handler
+        return handler(args, settings)
+    except (ConfigError, UsageError) as exc:
+        print(f"grid-pipeline: error: {exc}", file=sys.stderr)
+        return 2
+    except ServiceError as exc:
+        print(f"grid-pipeline: error: {exc}", file=sys.stderr)
+        return 1
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"grid-pipeline: database error: {first}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Ordered, idempotent schema migrations from `sql/schema/NNN_name.sql`.
+
+Each file runs in its own transaction together with its row in
+`schema_migrations`, so the database is never left with half a migration.
+Applied files are skipped on later runs; the DDL itself is also written to be
+re-runnable (IF NOT EXISTS), so a database created by hand converges too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from grid_pipeline.config import Settings
+from grid_pipeline.db.connection import Database, connect, resolve_database
+from grid_pipeline.db.sqlfiles import schema_files
+
+logger = logging.getLogger(__name__)
+
+_CREATE_LEDGER = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    text PRIMARY KEY,
+    checksum   text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+@dataclass(frozen=True)
+class MigrationReport:
+    """Which migration files ran now and which were already applied."""
+
+    applied: list[str]
+    skipped: list[str]
+
+
+def migrate(db: Database) -> MigrationReport:
+    """Apply every schema file not yet recorded; return what ran."""
+    applied: list[str] = []
+    skipped: list[str] = []
+    with connect(db) as conn:
+        # One migrator at a time on a native server (the embedded one is one session anyway).
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('grid_pipeline.migrate'))")
+        conn.execute(_CREATE_LEDGER)
+        done = {
+            row[0]: row[1]
+            for row in conn.execute("SELECT version, checksum FROM schema_migrations")
+        }
+        conn.commit()
+        for path in schema_files():
+            text = path.read_text()
+            checksum = hashlib.sha256(text.encode()).hexdigest()
+            if path.stem in done:
+                if done[path.stem] != checksum:
+                    logger.warning(
+                        "migration %s changed after it was applied; not re-run", path.name
+                    )
+                skipped.append(path.stem)
+                continue
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext('grid_pipeline.migrate'))")
+                conn.execute(text.encode())
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, checksum) VALUES (%s, %s) "
+                    "ON CONFLICT (version) DO NOTHING",
+                    (path.stem, checksum),
+                )
+            applied.append(path.stem)
+            logger.info("applied migration %s", path.name)
+    return MigrationReport(applied, skipped)
+
+
+_MIGRATED: set[str] = set()
+
+
+def ready_database(settings: Settings | None = None) -> Database:
+    """The configured database, started if embedded, with the schema migrated (once per process)."""
+    db = resolve_database(settings)
+    if db.url not in _MIGRATED:
+        migrate(db)
+        _MIGRATED.add(db.url)
+    return db

@@ -1,0 +1,44 @@
+"""Dagster resources: small, typed, configured from the environment.
+
+Tests swap a resource's configuration (another data dir, another URL), not flags.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from grid_pipeline.config import Settings, load_settings
+from grid_pipeline.db.connection import Database
+from grid_pipeline.db.migrate import ready_database
+
+
+class TimescaleResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """The TimescaleDB the pipeline writes to.
+
+    `database_url` unset means the embedded engine under `data_dir` (started on
+    first use, shared by every process through its state file).
+    """
+
+    database_url: str | None = None
+    data_dir: str | None = None
+
+    def settings(self) -> Settings:
+        env = dict(os.environ)
+        if self.data_dir:
+            env["GRID_DATA_DIR"] = self.data_dir
+        if self.database_url:
+            env["GRID_DATABASE_URL"] = self.database_url
+        return load_settings(env)
+
+    def database(self) -> Database:
+        """The database, running and migrated."""
+        return ready_database(self.settings())
+
+
+def timescale_from_environment() -> TimescaleResource:
+    """GRID_DATABASE_URL through Dagster's EnvVar when set (never baked into run config)."""
+    if os.environ.get("GRID_DATABASE_URL"):
+        return TimescaleResource(database_url=dg.EnvVar("GRID_DATABASE_URL"))
+    return TimescaleResource()

@@ -1,0 +1,58 @@
+"""The embedded MQTT broker (amqtt): start on the project port, stop.
+
+It listens on GRID_MQTT_PORT (default 11883), not 1883, so it never collides
+with a system broker such as the Mosquitto on the development machines.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from grid_pipeline.config import Settings
+from grid_pipeline.embedded.process import (
+    ServiceSpec,
+    ServiceState,
+    port_accepts,
+    read_state,
+    start_service,
+    stop_service,
+)
+
+HOST = "127.0.0.1"
+
+
+def _spec(settings: Settings) -> ServiceSpec:
+    state_file = settings.run_dir / "broker.json"
+    return ServiceSpec(
+        name="embedded MQTT broker",
+        command=[sys.executable, "-m", "grid_pipeline.embedded.broker_main",
+                 "--port", str(settings.mqtt_port), "--state-file", str(state_file)],
+        state_file=state_file,
+        log_file=settings.log_dir / "broker.log",
+        host=HOST,
+        port=settings.mqtt_port,
+        port_hint="set GRID_MQTT_PORT to a free port, or GRID_MQTT_URL to use the broker there",
+        start_timeout_s=30.0,
+    )  # fmt: skip
+
+
+def status(settings: Settings) -> ServiceState | None:
+    """The running embedded broker, or None."""
+    return read_state(_spec(settings).state_file)
+
+
+def start(settings: Settings) -> tuple[ServiceState, bool]:
+    """Start the broker unless it runs; returns (state, started_now)."""
+    return start_service(_spec(settings), lambda s: port_accepts(HOST, s.port))
+
+
+def stop(settings: Settings) -> bool:
+    """Stop the broker; False if it was not running."""
+    return stop_service(_spec(settings), timeout=10)
+
+
+def ensure_running(settings: Settings) -> str:
+    """The MQTT URL to use: the configured one, or the embedded broker's (started if needed)."""
+    if settings.embedded_broker:
+        start(settings)
+    return settings.broker_url

