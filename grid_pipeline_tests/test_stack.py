@@ -1,0 +1,53 @@
+"""`grid-pipeline up` (what `make run` does): everything answers, Ctrl-C stops everything."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from grid_pipeline.config import load_settings
+from grid_pipeline.embedded import broker, engine
+from grid_pipeline.embedded.process import free_port
+
+pytestmark = pytest.mark.integration
+
+
+def test_up_serves_dagster_and_dashboard_then_stops_on_ctrl_c(fresh_env: dict[str, str]) -> None:
+    env = {
+        **fresh_env,
+        "GRID_DAGSTER_PORT": str(free_port()),
+        "GRID_DASHBOARD_PORT": str(free_port()),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "grid_pipeline.cli", "up"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("ready"):
+            break
+    try:
+        assert any(line.startswith("ready") for line in lines), "".join(lines)
+        dagster_url = f"http://127.0.0.1:{env['GRID_DAGSTER_PORT']}"
+        assert any(dagster_url in line for line in lines)
+        with urllib.request.urlopen(f"{dagster_url}/server_info", timeout=10) as response:
+            assert b"dagster_version" in response.read()
+        settings = load_settings(env)
+        assert engine.status(settings) is not None and broker.status(settings) is not None
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    settings = load_settings(env)
+    assert engine.status(settings) is None
+    assert broker.status(settings) is None
