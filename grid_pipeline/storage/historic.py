@@ -1,0 +1,165 @@
+"""The historic data set: the fleet into `meters`, generated readings into `energy_readings`.
+
+Readings are generated with polars one UTC day at a time and written with the
+engine's bulk writer. Each day is one transaction that first deletes the day's
+window and then inserts it, so loading a day twice leaves exactly the same rows
+and a failure leaves the day as it was. The same functions serve the CLI
+(`grid-pipeline generate`) and the Dagster assets.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import polars as pl
+import psycopg
+from psycopg import sql
+
+from grid_pipeline.db.connection import Database, connect
+from grid_pipeline.db.writer import writer_for
+from grid_pipeline.fleet.meters import FLEET_SCHEMA
+from grid_pipeline.fleet.readings import iter_readings
+from grid_pipeline.storage.hypertables import PRIMARY_TABLE
+
+FLEET_COLUMNS = tuple(FLEET_SCHEMA.names())
+_FLEET_PG_TYPES = {
+    "meter_id": "int4", "customer_class": "text", "feeder": "text", "substation": "text",
+    "has_solar": "bool", "rated_kw": "float8", "nominal_voltage": "float8", "solar_kwp": "float8",
+}  # fmt: skip
+
+
+def floor_time(moment: datetime, interval: timedelta) -> datetime:
+    """`moment` aligned down to the interval grid (multiples of interval since the epoch)."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return moment - (moment - epoch) % interval
+
+
+def default_window(
+    days: int, interval: timedelta, now: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """The `days` days ending at the current interval boundary, so "today" queries find data."""
+    end = floor_time(now or datetime.now(UTC), interval)
+    return end - timedelta(days=days), end
+
+
+def day_window(day: date, window: tuple[datetime, datetime]) -> tuple[datetime, datetime] | None:
+    """The part of UTC `day` inside `window`, or None if they do not overlap."""
+    start = max(datetime.combine(day, datetime.min.time(), tzinfo=UTC), window[0])
+    end = min(datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC), window[1])
+    return (start, end) if start < end else None
+
+
+def days_in(window: tuple[datetime, datetime]) -> Iterator[tuple[datetime, datetime]]:
+    """The window cut at UTC midnights: the unit of loading, one transaction each."""
+    day = window[0].date()
+    while (part := day_window(day, window)) is not None:
+        yield part
+        day += timedelta(days=1)
+
+
+def replace_fleet(db: Database, fleet: pl.DataFrame) -> int:
+    """Make the `meters` table hold exactly this fleet (one transaction)."""
+    fleet = fleet.select(FLEET_COLUMNS)
+    # One statement, one array per column (typed by the table's columns).
+    with connect(db) as conn:
+        conn.execute("DELETE FROM meters")
+        conn.execute(
+            sql.SQL("INSERT INTO meters ({cols}) SELECT * FROM unnest({arrays})").format(
+                cols=sql.SQL(", ").join(sql.Identifier(c) for c in FLEET_COLUMNS),
+                arrays=sql.SQL(", ").join(
+                    sql.SQL("{}::{}[]").format(sql.Placeholder(), sql.SQL(_FLEET_PG_TYPES[c]))
+                    for c in FLEET_COLUMNS
+                ),
+            ),
+            [fleet.get_column(c).to_list() for c in FLEET_COLUMNS],
+        )
+    return fleet.height
+
+
+def read_fleet(conn: psycopg.Connection[Any]) -> pl.DataFrame:
+    """The fleet as stored, in the generator's schema (meter_id order)."""
+    cur = conn.execute(
+        sql.SQL("SELECT {cols} FROM meters ORDER BY meter_id").format(
+            cols=sql.SQL(", ").join(sql.Identifier(c) for c in FLEET_COLUMNS)
+        )
+    )
+    return pl.DataFrame(cur.fetchall(), schema=FLEET_SCHEMA, orient="row")
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What loading a window did."""
+
+    rows: int
+    generate_s: float
+    write_s: float
+
+    @property
+    def seconds(self) -> float:
+        return self.generate_s + self.write_s
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+def load_window(
+    db: Database,
+    fleet: pl.DataFrame,
+    window: tuple[datetime, datetime],
+    *,
+    interval: timedelta,
+    seed: int,
+    timezone: str,
+    table: str = PRIMARY_TABLE,
+) -> LoadResult:
+    """Generate and write the readings of one window (at most a day) in one transaction."""
+    writer = writer_for(db, table)
+    rows, generate_s, write_s = 0, 0.0, 0.0
+    with connect(db) as conn:
+        conn.execute(
+            sql.SQL('DELETE FROM {t} WHERE "timestamp" >= %s AND "timestamp" < %s').format(
+                t=sql.Identifier(table)
+            ),
+            window,
+        )
+        started = time.perf_counter()
+        for frame in iter_readings(fleet, window[0], window[1], interval, seed, timezone):
+            generated = time.perf_counter()
+            generate_s += generated - started
+            rows += writer.write(conn, frame)
+            started = time.perf_counter()
+            write_s += started - generated
+    return LoadResult(rows, generate_s, write_s)
+
+
+ProgressFn = Callable[[int, int, tuple[datetime, datetime], LoadResult], None]
+
+
+def load_history(
+    db: Database,
+    fleet: pl.DataFrame,
+    window: tuple[datetime, datetime],
+    *,
+    interval: timedelta,
+    seed: int,
+    timezone: str,
+    progress: ProgressFn | None = None,
+) -> LoadResult:
+    """Load every day of the window into the primary table, reporting progress per day."""
+    parts = list(days_in(window))
+    total = LoadResult(0, 0.0, 0.0)
+    for i, part in enumerate(parts, start=1):
+        result = load_window(db, fleet, part, interval=interval, seed=seed, timezone=timezone)
+        total = LoadResult(
+            total.rows + result.rows,
+            total.generate_s + result.generate_s,
+            total.write_s + result.write_s,
+        )
+        if progress:
+            progress(i, len(parts), part, result)
+    return total
