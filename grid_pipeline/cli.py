@@ -13,12 +13,16 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
 
 import psycopg
 
-from grid_pipeline.config import ConfigError, Settings, load_settings
+from grid_pipeline.config import ConfigError, Settings, load_settings, parse_duration
 from grid_pipeline.embedded import broker, engine
 from grid_pipeline.embedded.process import ServiceError
+from grid_pipeline.storage.historic import floor_time
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -108,14 +112,51 @@ def _broker_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _parse_start(text: str, settings: Settings) -> datetime:
+    """`--start` as a UTC date (YYYY-MM-DD) or an ISO timestamp, aligned to the interval."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--start: {text!r} is not a date like 2026-11-01") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return floor_time(moment, settings.interval)
+
+
+def _generate(args: argparse.Namespace, settings: Settings) -> int:
+    from grid_pipeline.generate import generate_dataset
+
+    if (args.meters is not None and args.meters < 1) or (args.days is not None and args.days < 1):
+        raise UsageError("--meters and --days must be at least 1")
+    if args.seed is not None and args.seed < 0:
+        raise UsageError("--seed must be a non-negative integer")
+    given = {"meters": args.meters, "days": args.days, "seed": args.seed}
+    overrides: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    if args.interval:
+        overrides["interval"] = parse_duration(args.interval, "--interval")
+        if timedelta(days=1) % overrides["interval"]:
+            raise UsageError("--interval must divide a day evenly (e.g. 1m, 5m, 15m, 1h)")
+    settings = replace(settings, **overrides)
+    start = _parse_start(args.start, settings) if args.start else None
+    generate_dataset(settings, start=start, variants=not args.no_variants)
+    return 0
+
+
 def _up(args: argparse.Namespace, settings: Settings) -> int:
     from grid_pipeline.stack import run_stack
 
     return run_stack(settings)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage dump): `grid-pipeline: error: ...`."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"grid-pipeline: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="grid-pipeline",
         description="Smart-grid monitoring: embedded TimescaleDB and MQTT, Dagster, dashboard.",
     )
@@ -143,6 +184,18 @@ def build_parser() -> argparse.ArgumentParser:
         ("status", _broker_status, "is it running"),
     ]:
         mqtt.add_parser(name, help=text).set_defaults(handler=handler)
+
+    gen = commands.add_parser(
+        "generate",
+        help="the historic data set: fleet, readings (default: 14 days ending now), variants",
+    )
+    gen.add_argument("--meters", type=int, default=None, help="fleet size (GRID_METERS, 500)")
+    gen.add_argument("--days", type=int, default=None, help="days of history (GRID_DAYS, 14)")
+    gen.add_argument("--interval", default=None, help="reading interval (GRID_INTERVAL, 5m)")
+    gen.add_argument("--seed", type=int, default=None, help="random seed (GRID_SEED, 42)")
+    gen.add_argument("--start", default=None, help="first day (UTC date); default: days before now")
+    gen.add_argument("--no-variants", action="store_true", help="skip the chunk-interval variants")
+    gen.set_defaults(handler=_generate)
 
     commands.add_parser(
         "up", help="the whole local stack in the foreground (Ctrl-C stops it)"

@@ -2,10 +2,14 @@
 
 import dagster as dg
 
+from grid_pipeline.config import load_settings
+from grid_pipeline.defs.historic import historic_assets
 from grid_pipeline.defs.resources import timescale_from_environment
 from grid_pipeline.defs.schema import database_schema
 
+settings = load_settings()
+
 defs = dg.Definitions(
-    assets=[database_schema],
+    assets=[database_schema, *historic_assets(settings)],
     resources={"timescale": timescale_from_environment()},
 )

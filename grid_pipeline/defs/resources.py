@@ -3,8 +3,6 @@
 Tests swap a resource's configuration (another data dir, another URL), not flags.
 """
 
-from __future__ import annotations
-
 import os
 
 import dagster as dg

@@ -1,7 +1,5 @@
 """The `database_schema` asset: migrations applied, TimescaleDB present."""
 
-from __future__ import annotations
-
 import time
 
 import dagster as dg
