@@ -41,6 +41,8 @@ def test_start_stop_start_keeps_data(fresh_env: dict[str, str]) -> None:
         assert version is not None and version[0].startswith("2.")
         conn.execute("CREATE TABLE kept (x int)")
         conn.execute("INSERT INTO kept VALUES (42)")
+        conn.execute("CREATE TABLE ht (ts timestamptz NOT NULL, v float8)")
+        conn.execute("SELECT create_hypertable('ht', 'ts')")
     again, started_again = engine.start(settings)
     assert not started_again and again.pid == status.pid  # starting twice is a no-op
     assert engine.stop(settings)
@@ -50,6 +52,14 @@ def test_start_stop_start_keeps_data(fresh_env: dict[str, str]) -> None:
     restarted, _ = engine.start(settings)
     with psycopg.connect(restarted.url) as conn:
         assert conn.execute("SELECT x FROM kept").fetchall() == [(42,)]
+    with psycopg.connect(restarted.url, autocommit=True) as conn:
+        # Regression: on a restarted data dir, TimescaleDB's TSL part (compression,
+        # continuous aggregates) must be loaded even if the first statement needs it.
+        conn.execute("ALTER TABLE ht SET (timescaledb.compress)")
+        conn.execute(
+            "CREATE MATERIALIZED VIEW ht_hourly WITH (timescaledb.continuous) AS "
+            "SELECT time_bucket('1 hour', ts) AS b, avg(v) FROM ht GROUP BY b WITH NO DATA"
+        )
 
 
 def test_cli_db_lifecycle_and_url_work_with_psql_and_psycopg(fresh_env: dict[str, str]) -> None:

@@ -80,6 +80,13 @@ function releaseDataDir() {
 // ---- the database ------------------------------------------------------
 const db = await PGlite.create(dataDir, { extensions: { timescaledb } });
 await db.exec("CREATE EXTENSION IF NOT EXISTS timescaledb");
+// On a restarted data dir nothing loads TimescaleDB until a query touches it,
+// and if the first touch is a function call (create_hypertable, say) the TSL
+// module (compression, continuous aggregates) is never loaded: every later
+// compression or cagg statement fails with "functionality not supported under
+// the current 'timescale' license". Loading the library explicitly at boot, as
+// shared_preload_libraries would on a native server, loads both parts.
+await db.exec("LOAD 'timescaledb'");
 
 /**
  * Give the next client a clean session, as a fresh PostgreSQL backend would be.
