@@ -139,6 +139,8 @@ class Settings:
     days: int
     interval: timedelta
     seed: int
+    compress_after: timedelta
+    refresh_lookback: timedelta
     chunk_variants: tuple[ChunkVariant, ...] = field(default_factory=tuple)
 
     @property
@@ -198,6 +200,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         days=_positive_int(env, "GRID_DAYS", 14),
         interval=interval,
         seed=int(seed_raw),
+        compress_after=parse_duration(
+            env.get("GRID_COMPRESS_AFTER", "1 day"), "GRID_COMPRESS_AFTER"
+        ),
+        refresh_lookback=parse_duration(
+            env.get("GRID_REFRESH_LOOKBACK", "1 day"), "GRID_REFRESH_LOOKBACK"
+        ),
         chunk_variants=parse_chunk_intervals(
             env.get("GRID_CHUNK_INTERVALS", DEFAULT_CHUNK_INTERVALS)
         ),

@@ -6,10 +6,14 @@ from grid_pipeline.config import load_settings
 from grid_pipeline.defs.historic import historic_assets
 from grid_pipeline.defs.resources import timescale_from_environment
 from grid_pipeline.defs.schema import database_schema
+from grid_pipeline.defs.storage import storage_defs
 
 settings = load_settings()
 
-defs = dg.Definitions(
-    assets=[database_schema, *historic_assets(settings)],
-    resources={"timescale": timescale_from_environment()},
+defs = dg.Definitions.merge(
+    dg.Definitions(
+        assets=[database_schema, *historic_assets(settings)],
+        resources={"timescale": timescale_from_environment()},
+    ),
+    storage_defs(settings),
 )

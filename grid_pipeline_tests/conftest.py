@@ -10,15 +10,26 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from psycopg import sql
 
 from grid_pipeline.config import Settings, load_settings
-from grid_pipeline.db.connection import Database
+from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.db.migrate import ready_database
 from grid_pipeline.embedded import engine
 from grid_pipeline.embedded.process import free_port
+from grid_pipeline.fleet.meters import build_fleet
+from grid_pipeline.storage.historic import (
+    days_in,
+    default_window,
+    load_history,
+    read_fleet,
+    replace_fleet,
+)
+from grid_pipeline.storage.hypertables import ensure_variant, fill_variant_window
 
 
 def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -56,6 +67,28 @@ def database(settings: Settings) -> Iterator[Database]:
     db = ready_database(settings)
     yield db
     engine.stop(settings)
+
+
+def load_dataset(
+    db: Database, settings: Settings, *, meters: int, days: int, seed: int = 7
+) -> tuple[datetime, datetime]:
+    """Empty every variant, then load `meters` x `days` ending now into all of them."""
+    interval = timedelta(minutes=5)
+    with connect(db) as conn:
+        for variant in settings.chunk_variants:
+            ensure_variant(conn, variant)
+            conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(variant.table)))
+        conn.execute("TRUNCATE ingest_rejects")
+    replace_fleet(db, build_fleet(meters, seed))
+    with connect(db) as conn:
+        fleet = read_fleet(conn)
+    window = default_window(days, interval)
+    load_history(db, fleet, window, interval=interval, seed=seed, timezone="UTC")
+    with connect(db) as conn:
+        for variant in settings.chunk_variants[1:]:
+            for part in days_in(window):
+                fill_variant_window(conn, variant, *part)
+    return window
 
 
 @pytest.fixture

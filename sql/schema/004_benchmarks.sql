@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS benchmark_results (
 -- Compression study per variant: sizes before and after, as both TimescaleDB
 -- views report them (they disagree when there is bloat).
 CREATE TABLE IF NOT EXISTS compression_runs (
-    compressed_at           timestamptz NOT NULL DEFAULT now(),
+    compression_run_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    compressed_at           timestamptz NOT NULL DEFAULT clock_timestamp(),
     hypertable              text        NOT NULL,
     chunks_compressed       integer     NOT NULL,
     rows_before             bigint      NOT NULL,
@@ -43,6 +44,5 @@ CREATE TABLE IF NOT EXISTS compression_runs (
     after_total_bytes       bigint,
     detailed_bytes_before   bigint,                -- hypertable_detailed_size
     detailed_bytes_after    bigint,
-    seconds                 double precision NOT NULL,
-    PRIMARY KEY (hypertable, compressed_at)
+    seconds                 double precision NOT NULL
 );

@@ -1,0 +1,16 @@
+-- Rows of the seed's 15-minute aggregate that differ from a raw GROUP BY over
+-- the same window (float tolerance), plus raw buckets the aggregate lacks.
+WITH raw AS (
+    SELECT meter_id, time_bucket('15 minutes', "timestamp") AS bucket,
+           avg(power) AS avg_power, max(power) AS max_power, sum(energy) AS total_energy
+    FROM energy_readings
+    WHERE "timestamp" >= %(start)s AND "timestamp" < %(end)s
+    GROUP BY 1, 2
+)
+SELECT count(*) AS mismatches
+FROM raw
+LEFT JOIN energy_readings_15min AS agg USING (meter_id, bucket)
+WHERE agg.bucket IS NULL
+   OR abs(agg.avg_power - raw.avg_power) > 1e-6 * greatest(1, abs(raw.avg_power))
+   OR abs(agg.max_power - raw.max_power) > 1e-6 * greatest(1, abs(raw.max_power))
+   OR abs(agg.total_energy - raw.total_energy) > 1e-6 * greatest(1, abs(raw.total_energy))
