@@ -142,6 +142,37 @@ def _generate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from grid_pipeline.bench.report import advice_section, headline_table, key_ratios, write_report
+    from grid_pipeline.bench.run import advise_current, run_benchmark
+    from grid_pipeline.db.connection import Database
+    from grid_pipeline.db.migrate import ready_database
+
+    if args.repeat < 1:
+        raise UsageError("--repeat must be at least 1")
+    db = ready_database(settings)
+    if args.advise:
+        print(advice_section(advise_current(db, settings)))
+        return 0
+    native = Database(args.native_url, embedded=False) if args.native_url else None
+
+    def progress(text: str) -> None:
+        print(f"  {text}", file=sys.stderr, flush=True)
+
+    report = run_benchmark(
+        db, settings, repeat=args.repeat, ingest_rows=args.ingest_rows, native=native,
+        progress=progress,
+    )  # fmt: skip
+    paths = write_report(report, Path(args.out))
+    print(headline_table(report))
+    for name, ratio in key_ratios(report).items():
+        print(f"{name}: {ratio}")
+    print(f"run {report.run_id}; report: " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
 def _up(args: argparse.Namespace, settings: Settings) -> int:
     from grid_pipeline.stack import run_stack
 
@@ -196,6 +227,30 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--start", default=None, help="first day (UTC date); default: days before now")
     gen.add_argument("--no-variants", action="store_true", help="skip the chunk-interval variants")
     gen.set_defaults(handler=_generate)
+
+    bench = commands.add_parser(
+        "bench", help="benchmark queries per variant, ingest paths, chunk-interval advice"
+    )
+    bench.add_argument("--out", default="bench-out", help="report directory (default bench-out)")
+    bench.add_argument("--repeat", type=int, default=5, help="timed runs per query (default 5)")
+    bench.add_argument(
+        "--ingest-rows",
+        type=int,
+        default=None,
+        help="rows for the ingest ladder (default: one day of the fleet)",
+    )
+    bench.add_argument(
+        "--native-url",
+        default=None,
+        help="a native PostgreSQL URL for the binary COPY path "
+        "(e.g. postgresql://postgres@127.0.0.1:5432/test)",
+    )
+    bench.add_argument(
+        "--advise",
+        action="store_true",
+        help="only print the chunk-interval advice for the current data",
+    )
+    bench.set_defaults(handler=_bench)
 
     commands.add_parser(
         "up", help="the whole local stack in the foreground (Ctrl-C stops it)"
