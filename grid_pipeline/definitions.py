@@ -3,6 +3,7 @@
 import dagster as dg
 
 from grid_pipeline.config import load_settings
+from grid_pipeline.defs.bench import bench_defs
 from grid_pipeline.defs.historic import historic_assets
 from grid_pipeline.defs.resources import timescale_from_environment
 from grid_pipeline.defs.schema import database_schema
@@ -16,4 +17,5 @@ defs = dg.Definitions.merge(
         resources={"timescale": timescale_from_environment()},
     ),
     storage_defs(settings),
+    bench_defs(settings),
 )

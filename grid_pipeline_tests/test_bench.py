@@ -66,3 +66,22 @@ def test_bench_advise_flag_prints_the_advice(database: Database, settings: Setti
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "recommended:" in result.stdout and "compression bound" in result.stdout
+
+
+def test_benchmark_asset_attaches_tables_and_ratios(database: Database, settings: Settings) -> None:
+    import dagster as dg
+
+    from grid_pipeline.defs.bench import build_benchmark_asset
+    from grid_pipeline.defs.resources import TimescaleResource
+
+    load_dataset(database, settings, meters=2, days=2)
+    result = dg.materialize(
+        [build_benchmark_asset(settings)],
+        resources={"timescale": TimescaleResource(data_dir=str(settings.data_dir))},
+        run_config={"ops": {"query_benchmark": {"config": {"repeat": 1, "ingest_rows": 2000}}}},
+    )
+    assert result.success
+    meta = result.asset_materializations_for_node("query_benchmark")[0].metadata
+    assert "| energy_readings |" in meta["headline"].value
+    assert "q2_peak_15min_this_week: aggregate vs raw" in meta
+    assert Path(meta["report_html"].value).exists()
