@@ -173,9 +173,17 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _up(args: argparse.Namespace, settings: Settings) -> int:
-    from grid_pipeline.stack import run_stack
+def _materialize(args: argparse.Namespace, settings: Settings) -> int:
+    from grid_pipeline.stack import materialize_with_instance
 
+    return materialize_with_instance(settings, benchmark_repeat=args.bench_repeat)
+
+
+def _up(args: argparse.Namespace, settings: Settings) -> int:
+    from grid_pipeline.stack import run_once, run_stack
+
+    if args.once:
+        return run_once(settings, benchmark_repeat=args.bench_repeat)
     return run_stack(settings)
 
 
@@ -252,9 +260,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.set_defaults(handler=_bench)
 
-    commands.add_parser(
-        "up", help="the whole local stack in the foreground (Ctrl-C stops it)"
-    ).set_defaults(handler=_up)
+    up = commands.add_parser("up", help="the whole local stack in the foreground (Ctrl-C stops it)")
+    up.add_argument(
+        "--once",
+        action="store_true",
+        help="non-interactive: start the services, materialise the whole pipeline "
+        "through Dagster, stop what was started, exit 0 on success",
+    )
+    up.add_argument("--bench-repeat", type=int, default=3, help=argparse.SUPPRESS)
+    up.set_defaults(handler=_up)
+    mat = commands.add_parser(
+        "materialize", help="materialise every asset of the pipeline (all partitions) via Dagster"
+    )
+    mat.add_argument("--bench-repeat", type=int, default=3, help="benchmark repetitions")
+    mat.set_defaults(handler=_materialize)
     return parser
 
 

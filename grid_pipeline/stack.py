@@ -73,6 +73,53 @@ def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
                 os.killpg(child.pid, signal.SIGKILL)
 
 
+def materialize_with_instance(settings: Settings, benchmark_repeat: int = 3) -> int:
+    """Materialise the pipeline with the project's Dagster instance (runs show in the UI)."""
+    import dagster as dg
+
+    from grid_pipeline.pipeline import materialize_pipeline
+
+    os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(settings))
+    with dg.DagsterInstance.get() as instance:
+        result = materialize_pipeline(
+            settings, instance=instance, benchmark_repeat=benchmark_repeat,
+            progress=lambda text: print(text, flush=True),
+        )  # fmt: skip
+    print(f"pipeline: {result.runs} runs, {len(result.assets)} assets materialised in "
+          f"{result.seconds:.0f} s; failed checks: {result.failed_checks or 'none'}")  # fmt: skip
+    return 1 if result.failed_checks else 0
+
+
+def run_once(settings: Settings, benchmark_repeat: int = 3) -> int:
+    """`up --once`: services up, the whole pipeline materialised, services back as they were."""
+    db_was_running = engine.status(settings) is not None
+    broker_was_running = broker.status(settings) is not None
+    try:
+        ready_database(settings)
+        broker.ensure_running(settings)
+        return materialize_with_instance(settings, benchmark_repeat)
+    finally:
+        if not broker_was_running:
+            broker.stop(settings)
+        if not db_was_running and settings.embedded_db:
+            engine.stop(settings)
+
+
+def _bootstrap_if_empty(settings: Settings, env: dict[str, str]) -> subprocess.Popen[bytes] | None:
+    """On an empty database, build the seed data set in the background through Dagster."""
+    from grid_pipeline.pipeline import database_is_empty
+
+    if not database_is_empty(settings):
+        return None
+    print("database is empty: materialising the seed pipeline in the background "
+          f"(runs appear in the Dagster UI; log: {settings.log_dir / 'pipeline.log'})")  # fmt: skip
+    with (settings.log_dir / "pipeline.log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "grid_pipeline.cli", "materialize"],
+            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+
 def run_stack(settings: Settings) -> int:
     """Run everything until Ctrl-C or until a child process dies; returns the exit code."""
     db_was_running = engine.status(settings) is not None
@@ -104,6 +151,9 @@ def run_stack(settings: Settings) -> int:
                         start_new_session=True,
                     )
                 )  # fmt: skip
+        bootstrap = _bootstrap_if_empty(settings, env)
+        if bootstrap is not None:
+            children.append(bootstrap)
         print(f"database   {database.url}" + (" (embedded)" if database.embedded else ""))
         print(f"mqtt       {mqtt_url}")
         print(f"logs       {log_dir}")
@@ -116,7 +166,11 @@ def run_stack(settings: Settings) -> int:
                     del pending[label]
                     if not pending:
                         print("ready; Ctrl-C stops everything", flush=True)
-            for name, child in zip(commands, children, strict=True):
+            if bootstrap is not None and bootstrap.poll() is not None:
+                outcome = "done" if bootstrap.returncode == 0 else "FAILED"
+                print(f"seed pipeline {outcome}; see {log_dir / 'pipeline.log'}", flush=True)
+                bootstrap = None
+            for name, child in zip(commands, children, strict=False):
                 if child.poll() is not None:
                     print(f"{name} exited with code {child.returncode}; see {log_dir / name}.log",
                           file=sys.stderr)  # fmt: skip
