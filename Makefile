@@ -7,7 +7,7 @@ ENGINE := grid_pipeline/embedded/engine
 PY_STAMP  := $(VENV)/.installed
 NPM_STAMP := $(ENGINE)/node_modules/.installed
 
-.PHONY: setup run demo test lint format clean
+.PHONY: setup run demo bench test lint format clean
 
 setup: $(PY_STAMP) $(NPM_STAMP)
 
@@ -25,6 +25,13 @@ $(NPM_STAMP): $(ENGINE)/package-lock.json $(PY_STAMP)
 
 run: setup
 	$(BIN)/grid-pipeline up
+
+# Non-interactive: the same pipeline as `make run`, to completion, then exit.
+demo: setup
+	$(BIN)/grid-pipeline up --once
+
+bench: setup
+	$(BIN)/grid-pipeline bench --out bench-out
 
 test: setup
 	$(BIN)/python -m pytest
