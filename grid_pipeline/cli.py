@@ -274,6 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mat.add_argument("--bench-repeat", type=int, default=3, help="benchmark repetitions")
     mat.set_defaults(handler=_materialize)
+
+    from grid_pipeline.mqtt.commands import register as register_mqtt
+
+    register_mqtt(commands)  # simulate, ingest
     return parser
 
 

@@ -5,6 +5,7 @@ import dagster as dg
 from grid_pipeline.config import load_settings
 from grid_pipeline.defs.bench import bench_defs
 from grid_pipeline.defs.historic import historic_assets
+from grid_pipeline.defs.ingestion import ingestion_defs
 from grid_pipeline.defs.resources import timescale_from_environment
 from grid_pipeline.defs.schema import database_schema
 from grid_pipeline.defs.storage import storage_defs
@@ -18,4 +19,5 @@ defs = dg.Definitions.merge(
     ),
     storage_defs(settings),
     bench_defs(settings),
+    ingestion_defs(),
 )

@@ -1,0 +1,467 @@
+"""The ingestion consumer: MQTT in, idempotent batches out, acknowledged after commit.
+
+Threads and their single jobs:
+
+* paho's **network thread** only enqueues deliveries (``on_message`` never
+  touches the database, never blocks: ``put_nowait`` on a bounded queue);
+* the **writer thread** takes batches (bounded by size or time), validates them
+  (`payload.decode`), writes readings and rejects in ONE transaction
+  (``INSERT ... ON CONFLICT DO NOTHING`` on ``(meter_id, timestamp)``), and only
+  after the commit sends the PUBACKs (paho ``manual_ack``).
+
+Why nothing is lost: the session is persistent (fixed client id; MQTT 3.1.1
+``clean_session=False``, MQTT 5 ``clean_start=False`` + session expiry), so a
+message that was delivered but not acknowledged stays with the broker and is
+redelivered after a crash, a broker restart or the end of a run; redelivered
+copies of rows already committed are absorbed by the key (counted as
+``duplicates``). A delivery that finds the queue full is left unacknowledged and
+the client reconnects once the queue is drained, which makes the broker
+redeliver it. Acknowledgements are only sent on the connection that delivered
+the message (a packet id means nothing on a later connection).
+
+The number of unacknowledged messages a broker lets a client hold is capped by
+its inflight window (Mosquitto ``max_inflight_messages``; the client's Receive
+Maximum in MQTT 5), and with ack-after-commit every batch can be at most that
+large: see docs/mqtt.md for the measurements.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+import paho.mqtt.client as mqtt
+import polars as pl
+import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from grid_pipeline.db.connection import Database, connect
+from grid_pipeline.db.writer import READING_COLUMNS, READING_SCHEMA, writer_for
+from grid_pipeline.mqtt.broker_url import BrokerAddress, Protocol, apply_address, paho_protocol
+from grid_pipeline.mqtt.counters import RunCounters, record_end, record_start
+from grid_pipeline.mqtt.payload import Limits, Reading, Reject, decode
+from grid_pipeline.mqtt.topics import DEFAULT_ROOT, reading_filter
+
+logger = logging.getLogger(__name__)
+
+_UNKNOWN_METER = "unknown meter_id"
+
+
+@dataclass(frozen=True)
+class ConsumerConfig:
+    """Knobs of one consumer (CLI options and Dagster run config map onto these)."""
+
+    broker_url: str
+    client_id: str = "grid-ingest-1"
+    protocol: Protocol = "5"
+    topic_root: str = DEFAULT_ROOT
+    share_group: str | None = None
+    queue_size: int = 50_000
+    batch_size: int = 5_000
+    batch_ms: int = 50
+    batch_bytes: int = 2 * 1024 * 1024  # gateway batches: ~18,000 readings per transaction
+    receive_maximum: int = 10_000
+    session_expiry_s: int = 7 * 86_400
+    keepalive_s: int = 30
+    meters_refresh_s: float = 60.0
+    check_meters: bool = True
+    table: str = "energy_readings"
+    limits: Limits = field(default_factory=Limits)
+
+    def __post_init__(self) -> None:
+        if self.share_group and self.protocol != "5":
+            raise ValueError("shared subscriptions ($share/...) need MQTT 5 (--mqtt-version 5)")
+        for name in ("queue_size", "batch_size", "batch_ms", "batch_bytes", "receive_maximum"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.receive_maximum > 65_535:
+            raise ValueError("receive_maximum must be at most 65535 (MQTT 5)")
+
+    @property
+    def subscription(self) -> str:
+        return reading_filter(self.topic_root, self.share_group)
+
+
+class Delivery(NamedTuple):
+    """One message as the network thread saw it."""
+
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    generation: int  # connection it arrived on (acks are only valid there)
+
+
+class IngestConsumer:
+    """One ingestion run: `start()`, then `stop()` (or `run(duration)`), returns counters."""
+
+    def __init__(self, db: Database, config: ConsumerConfig, run_id: str | None = None) -> None:
+        self.db = db
+        self.config = config
+        self.address = BrokerAddress.parse(config.broker_url)
+        self.counters = RunCounters(
+            run_id=run_id or f"{config.client_id}-{uuid.uuid4().hex[:12]}",
+            client_id=config.client_id,
+        )
+        self._queue: queue.Queue[Delivery] = queue.Queue(maxsize=config.queue_size)
+        self._writer = writer_for(db, config.table)
+        self._generation = 0
+        self._ack_lock = threading.Lock()
+        self._subscribed = threading.Event()
+        self._draining = threading.Event()
+        self._stopping = threading.Event()
+        self._resync = threading.Event()
+        self._failure: BaseException | None = None
+        self._known: frozenset[int] | None = None
+        self._known_at = 0.0
+        self._started_at = 0.0
+        self._processed = 0  # deliveries committed (or left for redelivery while stopping)
+        self._thread = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
+        self._client = self._make_client()
+
+    # ------------------------------------------------------------------ MQTT side
+
+    def _make_client(self) -> mqtt.Client:
+        c = self.config
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=c.client_id,
+            protocol=paho_protocol(c.protocol),
+            clean_session=None if c.protocol == "5" else False,
+            manual_ack=True,
+        )
+        apply_address(client, self.address)
+        client.reconnect_delay_set(1, 5)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        return client
+
+    def _connect_properties(self) -> Properties | None:
+        if self.config.protocol != "5":
+            return None
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = self.config.session_expiry_s
+        props.ReceiveMaximum = self.config.receive_maximum
+        return props
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason: Any,
+        properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            logger.warning("broker refused the connection: %s", reason)
+            return
+        with self._ack_lock:
+            self._generation += 1
+        self.counters.connects += 1
+        logger.info(
+            "connected to %s (session present: %s); subscribing %s",
+            self.address, flags.session_present, self.config.subscription,
+        )  # fmt: skip
+        # Always (re)subscribe: harmless with a stored session, essential without one.
+        if self.config.protocol == "5":
+            client.subscribe(self.config.subscription, options=SubscribeOptions(qos=1))
+        else:
+            client.subscribe(self.config.subscription, qos=1)
+
+    def _on_disconnect(self, *args: Any) -> None:
+        with self._ack_lock:
+            self._generation += 1
+        self._subscribed.clear()
+
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, properties: Any
+    ) -> None:
+        failed = [r for r in reasons if getattr(r, "is_failure", False)]
+        if failed:
+            logger.error("subscription %s refused: %s", self.config.subscription, failed)
+            return
+        self._subscribed.set()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        """Network thread: enqueue and return; never raises, never blocks."""
+        if self._draining.is_set():
+            return  # left unacknowledged: the persistent session redelivers it next run
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            topic = "<topic is not valid UTF-8>"
+        delivery = Delivery(topic, bytes(message.payload), message.mid, message.qos,
+                            self._generation)  # fmt: skip
+        self.counters.received += 1
+        try:
+            self._queue.put_nowait(delivery)
+        except queue.Full:
+            self.counters.received -= 1
+            self.counters.overflows += 1
+            self._resync.set()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self, timeout: float = 15.0) -> None:
+        """Record the run, connect, subscribe; raises ConnectionError if that fails in time."""
+        self._started_at = time.monotonic()
+        with connect(self.db) as conn:
+            record_start(
+                conn, self.counters, broker=str(self.address),
+                subscription=self.config.subscription, protocol=self.config.protocol,
+            )  # fmt: skip
+        self._refresh_meters()
+        self._thread.start()
+        self._client.connect_async(
+            self.address.host,
+            self.address.port,
+            keepalive=self.config.keepalive_s,
+            clean_start=False if self.config.protocol == "5" else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+            properties=self._connect_properties(),
+        )
+        self._client.loop_start()
+        if not self._subscribed.wait(timeout):
+            self._client.loop_stop()
+            self._stopping.set()
+            self._thread.join()
+            self._finish(f"no subscription on {self.address} within {timeout:.0f} s")
+            raise ConnectionError(
+                f"ingest: could not connect and subscribe to {self.address} within {timeout:.0f} s"
+            )
+
+    def run(
+        self, duration_s: float | None = None, stop: threading.Event | None = None
+    ) -> RunCounters:
+        """Consume until ``duration_s`` elapsed or ``stop`` is set, then end cleanly."""
+        stop = stop or threading.Event()
+        self.start()
+        deadline = None if duration_s is None else time.monotonic() + duration_s
+        try:
+            while not stop.wait(0.2):
+                if self._failure is not None:
+                    break
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+        except BaseException:
+            self.stop()  # interrupted (Ctrl-C, run cancelled): still commit and acknowledge
+            raise
+        return self.stop()
+
+    def stop(self) -> RunCounters:
+        """Stop taking messages, commit and acknowledge what is queued, disconnect, record."""
+        self._draining.set()
+        self._stopping.set()
+        self._thread.join()
+        self._client.disconnect()
+        self._client.loop_stop()
+        error = None if self._failure is None else repr(self._failure)
+        self._finish(error)
+        if self._failure is not None:
+            raise RuntimeError(f"ingest writer failed: {self._failure!r}") from self._failure
+        return self.counters
+
+    def _finish(self, error: str | None) -> None:
+        self.counters.seconds = round(time.monotonic() - self._started_at, 3)
+        with connect(self.db) as conn:
+            record_end(conn, self.counters, ended_at=datetime.now(UTC), error=error)
+
+    def wait_idle(self, quiet_s: float = 1.0, timeout: float = 60.0) -> bool:
+        """True once nothing arrived for ``quiet_s`` and the queue is empty (tests, benchmark)."""
+        deadline = time.monotonic() + timeout
+        last, since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            seen = self.counters.received + self.counters.overflows
+            busy = seen != last or self._processed < self.counters.received
+            if busy:
+                last, since = seen, time.monotonic()
+            elif time.monotonic() - since >= quiet_s:
+                return True
+            time.sleep(0.05)
+        return False
+
+    # ------------------------------------------------------------------ writer side
+
+    def _write_loop(self) -> None:
+        try:
+            while True:
+                batch = self._next_batch()
+                if batch:
+                    self._process(batch)
+                elif self._stopping.is_set():
+                    return
+                if self._resync.is_set() and self._queue.empty() and not self._stopping.is_set():
+                    self._reconnect_for_redelivery()
+        except BaseException as exc:  # surfaced by run()/stop(); never silently dies
+            logger.exception("ingest writer failed")
+            self._failure = exc
+
+    def _next_batch(self) -> list[Delivery]:
+        """Up to batch_size deliveries or batch_bytes of payload, waiting at most batch_ms.
+
+        The byte bound keeps gateway batches (hundreds of readings per message)
+        to transactions of a predictable size.
+        """
+        try:
+            first = self._queue.get(timeout=0.1)
+        except queue.Empty:
+            return []
+        batch = [first]
+        size = len(first.payload)
+        deadline = time.monotonic() + self.config.batch_ms / 1000
+        while len(batch) < self.config.batch_size and size < self.config.batch_bytes:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    item = self._queue.get(timeout=remaining)
+                except queue.Empty:
+                    break
+            batch.append(item)
+            size += len(item.payload)
+        return batch
+
+    def _refresh_meters(self) -> None:
+        if not self.config.check_meters:
+            return
+        with connect(self.db) as conn:
+            ids = conn.execute("SELECT meter_id FROM meters").fetchall()
+        self._known = frozenset(int(row[0]) for row in ids)
+        self._known_at = time.monotonic()
+
+    def _validate(self, batch: list[Delivery]) -> tuple[list[Reading], list[Reject]]:
+        now = datetime.now(UTC)
+        readings: list[Reading] = []
+        rejects: list[Reject] = []
+        for d in batch:
+            try:
+                result = decode(
+                    d.topic, d.payload, limits=self.config.limits, now=now,
+                    known_meters=self._known,
+                )  # fmt: skip
+            except Exception as exc:  # a validation bug must not stall the stream
+                rejects.append(Reject(d.topic, d.payload, f"internal validation error: {exc!r}"))
+                continue
+            readings.extend(result.readings)
+            rejects.extend(result.rejects)
+        return readings, rejects
+
+    def _process(self, batch: list[Delivery]) -> None:
+        if time.monotonic() - self._known_at > self.config.meters_refresh_s:
+            self._refresh_meters()
+        began = time.perf_counter()
+        readings, rejects = self._validate(batch)
+        if any(r.reason.startswith(_UNKNOWN_METER) for r in rejects) and (
+            time.monotonic() - self._known_at > 5.0
+        ):
+            self._refresh_meters()  # a meter added since the last refresh is not unknown
+            readings, rejects = self._validate(batch)
+        started = time.perf_counter()
+        self.counters.validate_s += started - began
+        inserted = self._commit(readings, rejects)
+        self.counters.write_s += time.perf_counter() - started
+        if inserted is None:
+            self._processed += len(batch)
+            return  # stopping while the database is unavailable: leave unacknowledged
+        committed = datetime.now(UTC)
+        c = self.counters
+        c.commit_ms.add((time.perf_counter() - started) * 1000)
+        c.batches += 1
+        c.max_batch = max(c.max_batch, len(batch))
+        c.readings += len(readings)
+        c.inserted += inserted
+        c.duplicates += len(readings) - inserted
+        c.rejected += len(rejects)
+        for r in readings[:: max(1, len(readings) // 200)]:
+            c.lag_s.add((committed - r.timestamp).total_seconds())
+        self._acknowledge(batch)
+
+    def _acknowledge(self, batch: list[Delivery]) -> None:
+        """PUBACK in delivery order, only on the connection that delivered the message."""
+        with self._ack_lock:
+            for d in batch:
+                if d.qos > 0 and d.generation == self._generation:
+                    self._client.ack(d.mid, d.qos)
+                    self.counters.acked += 1
+                # else: an earlier connection's packet id; the broker redelivers it on this one
+        self._processed += len(batch)
+
+    def _commit(self, readings: list[Reading], rejects: list[Reject]) -> int | None:
+        """Write one batch in one transaction; retry while the database is away."""
+        delay = 0.2
+        while True:
+            try:
+                with connect(self.db) as conn:
+                    inserted = self._write(conn, readings)
+                    _write_rejects(conn, rejects)
+                return inserted
+            except psycopg.OperationalError as exc:
+                if self._stopping.is_set() and delay > 2:
+                    logger.error("database unavailable while stopping; batch left unacknowledged")
+                    return None
+                logger.warning("database unavailable (%s); retrying in %.1f s", exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+            except psycopg.Error as exc:
+                logger.warning("batch refused by the database (%s); writing row by row", exc)
+                return self._commit_one_by_one(readings, rejects)
+
+    def _write(self, conn: psycopg.Connection[Any], readings: list[Reading]) -> int:
+        if not readings:
+            return 0
+        frame = pl.DataFrame(readings, schema=READING_SCHEMA, orient="row")
+        return self._writer.write(conn, frame.select(READING_COLUMNS))
+
+    def _commit_one_by_one(self, readings: list[Reading], rejects: list[Reject]) -> int:
+        """Poison isolation: each reading alone; one the database refuses becomes a reject."""
+        inserted = 0
+        refused: list[Reject] = []
+        for reading in readings:
+            try:
+                with connect(self.db) as conn:
+                    inserted += self._write(conn, [reading])
+            except psycopg.OperationalError:
+                raise
+            except psycopg.Error as exc:
+                payload = repr(reading).encode()
+                refused.append(Reject("<database>", payload, f"database refused: {exc}"))
+        with connect(self.db) as conn:
+            _write_rejects(conn, rejects + refused)
+        return inserted
+
+    def _reconnect_for_redelivery(self) -> None:
+        """After a queue overflow: reconnect so the broker redelivers what we could not take."""
+        logger.warning("queue overflowed (%d deliveries); reconnecting for redelivery",
+                       self.counters.overflows)  # fmt: skip
+        self._resync.clear()
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._client.reconnect()
+        self._client.loop_start()
+
+
+def _write_rejects(conn: psycopg.Connection[Any], rejects: list[Reject]) -> None:
+    if not rejects:
+        return
+    conn.execute(
+        "INSERT INTO ingest_rejects (topic, payload, reason) "
+        "SELECT * FROM unnest(%s::text[], %s::bytea[], %s::text[])",
+        (
+            [r.topic for r in rejects],
+            [r.payload for r in rejects],
+            [r.reason.replace("\x00", "\\0") for r in rejects],
+        ),
+    )

@@ -1,0 +1,281 @@
+"""The versioned JSON payload of a meter reading, and its validation.
+
+Schema version 1 (documented in docs/mqtt.md):
+
+* one reading per message, on ``<root>/<feeder>/<meter_id>/reading``::
+
+    {"v": 1, "meter_id": 17, "ts": "2026-11-24T10:05:00Z",
+     "power": 1.234, "energy": 0.1028, "voltage": 231.4, "current": 5.34}
+
+* a gateway batch (a data concentrator forwarding many meters), on
+  ``<root>/<feeder>/gw<k>/reading``::
+
+    {"v": 1, "gateway": "F01-gw1", "readings": [{"meter_id": ..., "ts": ..., ...}, ...]}
+
+Every function here is pure: bytes in, readings and rejections out, so the
+rules are unit-tested without a broker and the consumer's writer thread cannot
+be stalled by a payload (every failure becomes a `Reject` with a precise reason;
+nothing raises). A batch whose envelope is bad is rejected whole; a bad reading
+inside a good batch is rejected alone and its neighbours are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
+
+SCHEMA_VERSION = 1
+READING_FIELDS = ("power", "energy", "voltage", "current")
+_INT32_MAX = 2**31 - 1
+
+
+class Reading(NamedTuple):
+    """One valid reading, in the column order of `energy_readings`."""
+
+    timestamp: datetime
+    meter_id: int
+    power: float
+    energy: float
+    voltage: float
+    current: float
+
+
+class Reject(NamedTuple):
+    """A payload (or one element of a batch) that cannot be stored, and why."""
+
+    topic: str
+    payload: bytes
+    reason: str
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a plausible reading looks like; anything outside is quarantined.
+
+    The physical bounds are generous (a 1 MW industrial connection with spikes
+    fits) so that they catch broken encoders (units in W instead of kW, 1e308),
+    not unusual but real load. Late readings hours old are legitimate (meters
+    buffer during a communication outage), hence a wide past window; the
+    future window allows the simulator's accelerated clock (``--speedup``).
+    """
+
+    max_bytes: int = 256 * 1024
+    max_batch: int = 10_000
+    power_kw: tuple[float, float] = (-5_000.0, 5_000.0)
+    energy_kwh: tuple[float, float] = (-5_000.0, 5_000.0)
+    voltage_v: tuple[float, float] = (0.0, 1_000.0)
+    current_a: tuple[float, float] = (0.0, 20_000.0)
+    max_future: timedelta = timedelta(days=1)
+    max_past: timedelta = timedelta(days=30)
+
+    def bounds(self, name: str) -> tuple[float, float]:
+        return {
+            "power": self.power_kw,
+            "energy": self.energy_kwh,
+            "voltage": self.voltage_v,
+            "current": self.current_a,
+        }[name]
+
+
+@dataclass
+class Decoded:
+    """What one message yielded: valid readings and rejections (either may be empty)."""
+
+    readings: list[Reading]
+    rejects: list[Reject]
+
+
+class _Invalid(ValueError):
+    """Internal: a rule failed; the message is the reject reason."""
+
+
+def format_ts(moment: datetime) -> str:
+    """ISO 8601 in UTC with a 'Z' suffix and no more precision than needed."""
+    text = moment.astimezone(UTC).replace(tzinfo=None).isoformat()
+    return text + "Z"
+
+
+def reading_object(reading: Reading) -> dict[str, Any]:
+    """The JSON object of one reading (without the version: batches carry it once)."""
+    return {
+        "meter_id": reading.meter_id,
+        "ts": format_ts(reading.timestamp),
+        "power": reading.power,
+        "energy": reading.energy,
+        "voltage": reading.voltage,
+        "current": reading.current,
+    }
+
+
+def encode_reading(reading: Reading) -> bytes:
+    """A single-reading message (schema v1)."""
+    obj = {"v": SCHEMA_VERSION, **reading_object(reading)}
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
+
+
+def encode_batch(gateway: str, readings: Iterable[Reading]) -> bytes:
+    """A gateway batch message (schema v1)."""
+    items = [reading_object(r) for r in readings]
+    obj = {"v": SCHEMA_VERSION, "gateway": gateway, "readings": items}
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _no_constants(literal: str) -> Any:
+    """json.loads accepts NaN/Infinity literals by default; readings must not."""
+    raise _Invalid(f"non-finite number literal {literal} is not allowed")
+
+
+def _number(obj: Mapping[str, Any], name: str, limits: Limits) -> float:
+    if name not in obj:
+        raise _Invalid(f"missing field {name!r}")
+    value = obj[name]
+    # bool is an int subclass in Python; true/false are not numbers in a reading.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Invalid(f"field {name!r}: expected a number, got {type(value).__name__}")
+    if isinstance(value, int) and abs(value) > 1e15:
+        raise _Invalid(f"field {name!r}: number too large ({len(str(abs(value)))} digits)")
+    number = float(value)
+    if not math.isfinite(number):  # 1e400 parses to inf
+        raise _Invalid(f"field {name!r}: not a finite number")
+    low, high = limits.bounds(name)
+    if not low <= number <= high:
+        raise _Invalid(f"field {name!r}: {number:g} outside the physical range [{low:g}, {high:g}]")
+    return number
+
+
+def _meter_id(obj: Mapping[str, Any], known: frozenset[int] | None) -> int:
+    if "meter_id" not in obj:
+        raise _Invalid("missing field 'meter_id'")
+    value = obj["meter_id"]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid(f"field 'meter_id': expected an integer, got {type(value).__name__}")
+    if not 0 < value <= _INT32_MAX:
+        raise _Invalid(f"field 'meter_id': {value} outside 1..{_INT32_MAX}")
+    if known is not None and value not in known:
+        raise _Invalid(f"unknown meter_id {value} (not in the meters table)")
+    return value
+
+
+def _timestamp(obj: Mapping[str, Any], limits: Limits, now: datetime) -> datetime:
+    if "ts" not in obj:
+        raise _Invalid("missing field 'ts'")
+    value = obj["ts"]
+    if not isinstance(value, str):
+        raise _Invalid(f"field 'ts': expected an ISO 8601 string, got {type(value).__name__}")
+    if len(value) > 40:
+        raise _Invalid("field 'ts': longer than any ISO 8601 timestamp")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise _Invalid(f"field 'ts': {value!r} is not an ISO 8601 timestamp") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise _Invalid(f"field 'ts': {value!r} has no UTC offset (use 'Z')")
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        raise _Invalid(f"field 'ts': {value!r} is out of range") from None
+    if moment > now + limits.max_future:
+        raise _Invalid(f"field 'ts': {value} is more than {limits.max_future} in the future")
+    if moment < now - limits.max_past:
+        raise _Invalid(f"field 'ts': {value} is more than {limits.max_past} in the past")
+    return moment
+
+
+def parse_reading(obj: Any, limits: Limits, now: datetime, known: frozenset[int] | None) -> Reading:
+    """Validate one reading object (already JSON-decoded); raises `ValueError` with the reason."""
+    if not isinstance(obj, dict):
+        raise _Invalid(f"expected a JSON object, got {type(obj).__name__}")
+    meter_id = _meter_id(obj, known)
+    moment = _timestamp(obj, limits, now)
+    power, energy, voltage, current = (_number(obj, name, limits) for name in READING_FIELDS)
+    return Reading(moment, meter_id, power, energy, voltage, current)
+
+
+def topic_meter(topic: str) -> str | None:
+    """The meter segment of ``<root>/<feeder>/<meter>/reading`` (None if the shape differs)."""
+    parts = topic.split("/")
+    return parts[-2] if len(parts) >= 4 and parts[-1] == "reading" else None
+
+
+def _load(payload: bytes, limits: Limits) -> Any:
+    if len(payload) > limits.max_bytes:
+        raise _Invalid(f"payload too large: {len(payload)} bytes > {limits.max_bytes}")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _Invalid(f"payload is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        return json.loads(text, parse_constant=_no_constants)
+    except _Invalid:
+        raise
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, int digit limit, nesting
+        raise _Invalid(f"invalid JSON: {str(exc).splitlines()[0][:120]}") from None
+
+
+def _version(obj: Any) -> None:
+    if not isinstance(obj, dict):
+        raise _Invalid(f"expected a JSON object, got {type(obj).__name__}")
+    version = obj.get("v")
+    if version is None:
+        raise _Invalid("missing schema version 'v'")
+    if isinstance(version, bool) or version != SCHEMA_VERSION:
+        raise _Invalid(f"unsupported schema version {version!r} (expected {SCHEMA_VERSION})")
+
+
+def decode(
+    topic: str,
+    payload: bytes,
+    *,
+    limits: Limits,
+    now: datetime,
+    known_meters: frozenset[int] | None = None,
+) -> Decoded:
+    """Validate a message: every reading it carries, or a reject with the reason.
+
+    ``known_meters`` None skips the unknown-meter rule (e.g. no fleet loaded yet).
+    """
+    try:
+        obj = _load(payload, limits)
+        _version(obj)
+    except _Invalid as exc:
+        return Decoded([], [Reject(topic, payload, str(exc))])
+    if "readings" not in obj:
+        try:
+            reading = parse_reading(obj, limits, now, known_meters)
+            segment = topic_meter(topic)
+            if segment is not None and segment != str(reading.meter_id):
+                raise _Invalid(f"topic meter {segment!r} != payload meter_id {reading.meter_id}")
+        except _Invalid as exc:
+            return Decoded([], [Reject(topic, payload, str(exc))])
+        return Decoded([reading], [])
+    return _decode_batch(topic, payload, obj, limits, now, known_meters)
+
+
+def _decode_batch(
+    topic: str,
+    payload: bytes,
+    obj: dict[str, Any],
+    limits: Limits,
+    now: datetime,
+    known: frozenset[int] | None,
+) -> Decoded:
+    items = obj["readings"]
+    if not isinstance(items, list):
+        return Decoded([], [Reject(topic, payload, "field 'readings': expected an array")])
+    if not items:
+        return Decoded([], [Reject(topic, payload, "batch has no readings")])
+    if len(items) > limits.max_batch:
+        reason = f"batch too large: {len(items)} readings > {limits.max_batch}"
+        return Decoded([], [Reject(topic, payload, reason)])
+    result = Decoded([], [])
+    for index, item in enumerate(items):
+        try:
+            result.readings.append(parse_reading(item, limits, now, known))
+        except _Invalid as exc:
+            element = json.dumps(item, separators=(",", ":")).encode()
+            result.rejects.append(Reject(topic, element, f"readings[{index}]: {exc}"))
+    return result

@@ -1,0 +1,143 @@
+"""End-to-end ingestion on the embedded broker (amqtt, MQTT 3.1.1) and the embedded engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from grid_pipeline.config import Settings
+from grid_pipeline.db.connection import Database, connect
+from grid_pipeline.embedded import broker
+from grid_pipeline.mqtt.consumer import ConsumerConfig
+from grid_pipeline.mqtt.payload import Reading, encode_reading
+from grid_pipeline.mqtt.simulator import (
+    FaultRates,
+    Publisher,
+    Simulator,
+    malformed_corpus,
+    run_simulation,
+)
+from grid_pipeline.mqtt.topics import meter_topic
+from grid_pipeline_tests.mqtt_support import (
+    clean_slate,
+    count,
+    distinct_keys,
+    publish,
+    recent_start,
+    reject_reasons,
+    running_consumer,
+    unique_root,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def amqtt_url(settings: Settings) -> Iterator[str]:
+    broker.start(settings)
+    yield settings.broker_url
+    broker.stop(settings)
+
+
+def _config(url: str, root: str, **extra: object) -> ConsumerConfig:
+    return ConsumerConfig(
+        broker_url=url, client_id=f"ingest-{root}", protocol="3.1.1", topic_root=root, **extra
+    )  # type: ignore[arg-type]
+
+
+def _simulate(url: str, sim: Simulator, intervals: int) -> None:
+    publisher = Publisher(url, protocol="3.1.1")
+    publisher.connect()
+    try:
+        run_simulation(
+            sim, publisher, start=recent_start(intervals), intervals=intervals, speedup=0
+        )
+    finally:
+        publisher.close()
+
+
+def test_n_readings_give_exactly_n_rows(database: Database, amqtt_url: str) -> None:
+    fleet = clean_slate(database)
+    root = unique_root()
+    sim = Simulator(fleet, topic_root=root)
+    with running_consumer(database, _config(amqtt_url, root)) as consumer:
+        _simulate(amqtt_url, sim, intervals=6)
+        expected = sim.counters.expected_rows
+        wait_for(lambda: count(database) >= expected, what=f"{expected} rows")
+        assert consumer.wait_idle(quiet_s=0.5)
+    assert expected == 6 * len(fleet)
+    assert count(database) == expected
+    assert distinct_keys(database) == expected
+    c = consumer.counters
+    assert (c.inserted, c.duplicates, c.rejected) == (expected, 0, 0)
+    assert c.acked == c.received == expected
+    with connect(database) as conn:
+        row = conn.execute(
+            "SELECT status, inserted, received, batches FROM ingest_runs WHERE run_id = %s",
+            (c.run_id,),
+        ).fetchone()
+    assert row == ("finished", expected, expected, c.batches)
+
+
+def test_duplicates_and_out_of_order_still_exactly_n_rows(
+    database: Database, amqtt_url: str
+) -> None:
+    fleet = clean_slate(database)
+    root = unique_root()
+    faults = FaultRates(duplicate=0.1, out_of_order=0.1, late=0.02)
+    sim = Simulator(fleet, topic_root=root, faults=faults, seed=7)
+    with running_consumer(database, _config(amqtt_url, root)) as consumer:
+        _simulate(amqtt_url, sim, intervals=8)
+        truth = sim.counters
+        wait_for(lambda: count(database) >= truth.expected_rows, what="all rows")
+        assert consumer.wait_idle(quiet_s=0.5)
+    assert truth.duplicates > 0 and truth.out_of_order > 0 and truth.late > 0
+    assert count(database) == truth.expected_rows
+    assert consumer.counters.duplicates == truth.duplicates
+    assert consumer.counters.received == truth.messages
+
+
+def test_malformed_corpus_is_quarantined_and_valid_neighbours_stored(
+    database: Database, amqtt_url: str
+) -> None:
+    fleet = clean_slate(database)
+    root = unique_root()
+    feeder = str(fleet["feeder"][0])
+    start = recent_start(3)
+    sim = Simulator(fleet.head(1), topic_root=root)
+    good = [sim.readings(start + i * sim.interval)[0] for i in range(3)]
+
+    def valid(r: Reading) -> tuple[str, bytes]:
+        return meter_topic(root, feeder, r.meter_id), encode_reading(r)
+
+    corpus = malformed_corpus(root, feeder, good[0])
+    extra = [
+        (meter_topic(root, feeder, 1), b"\x00" * (1024 * 1024)),  # 1 MB blob
+        (meter_topic(root, feeder, 1), b'{"v":1,"meter_id":1e999}'),  # huge number
+        (meter_topic(root, feeder, 1), b"[1,2,3]"),
+        (meter_topic(root, feeder, 2), encode_reading(good[1])),  # topic/payload mismatch
+    ]
+    messages = [valid(good[0]), *corpus, valid(good[1]), *extra, valid(good[2])]
+    with running_consumer(database, _config(amqtt_url, root)) as consumer:
+        publish(amqtt_url, messages, protocol="3.1.1")
+        bad = len(corpus) + len(extra)
+        wait_for(lambda: count(database, "ingest_rejects") >= bad, what="rejects")
+        assert consumer.wait_idle(quiet_s=0.5)
+        # still alive: a valid message after the poison ones is stored
+        publish(amqtt_url, [valid(good[2])], protocol="3.1.1")
+        assert consumer.wait_idle(quiet_s=0.5)
+    assert count(database) == 3
+    reasons = reject_reasons(database)
+    assert len(reasons) == bad, reasons
+    for fragment in (
+        "invalid JSON", "non-finite number literal NaN", "expected a number, got str",
+        "not valid UTF-8", "unsupported schema version 99", "in the future",
+        "not a finite number", "unknown meter_id", "payload too large", "expected a JSON object",
+        "topic meter",
+    ):  # fmt: skip
+        assert any(fragment in r for r in reasons), (fragment, reasons)
+    with connect(database) as conn:
+        sizes = [r[0] for r in conn.execute("SELECT length(payload) FROM ingest_rejects")]
+    assert 1024 * 1024 in sizes  # the raw payload is kept byte for byte
