@@ -93,7 +93,11 @@ def _broker_start(args: argparse.Namespace, settings: Settings) -> int:
         print(f"GRID_MQTT_URL is set: using {settings.mqtt_url}, nothing to start")
         return 0
     state, started = broker.start(settings)
-    print(("started" if started else "already running") + f" (pid {state.pid})")
+    engine_name = state.extra.get("engine", "?")
+    print(("started" if started else "already running") + f" ({engine_name}, pid {state.pid})")
+    if engine_name == "amqtt":
+        print("note: amqtt does not keep messages for offline persistent sessions; "
+              "install mosquitto for loss-free gaps between ingestion runs")  # fmt: skip
     print(settings.broker_url)
     return 0
 
@@ -108,7 +112,7 @@ def _broker_status(args: argparse.Namespace, settings: Settings) -> int:
     if state is None:
         print("not running")
         return 3
-    print(f"running: pid {state.pid}, {settings.broker_url}")
+    print(f"running: {state.extra.get('engine', '?')}, pid {state.pid}, {settings.broker_url}")
     return 0
 
 

@@ -111,6 +111,13 @@ def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | N
     return raw
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name, choices[0]).strip().lower()
+    if raw not in choices:
+        raise ConfigError(f"{name}: {raw!r} is not one of {', '.join(choices)}")
+    return raw
+
+
 def _timezone(env: Mapping[str, str]) -> str:
     raw = env.get("GRID_TIMEZONE", "UTC").strip()
     try:
@@ -139,6 +146,7 @@ class Settings:
     days: int
     interval: timedelta
     seed: int
+    broker_engine: str
     compress_after: timedelta
     refresh_lookback: timedelta
     chunk_variants: tuple[ChunkVariant, ...] = field(default_factory=tuple)
@@ -200,6 +208,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         days=_positive_int(env, "GRID_DAYS", 14),
         interval=interval,
         seed=int(seed_raw),
+        broker_engine=_choice(env, "GRID_BROKER_ENGINE", ("auto", "mosquitto", "amqtt")),
         compress_after=parse_duration(
             env.get("GRID_COMPRESS_AFTER", "1 day"), "GRID_COMPRESS_AFTER"
         ),

@@ -13,7 +13,6 @@ from grid_pipeline.db.connection import Database
 from grid_pipeline.defs.ingestion import (
     INGESTION_JOB,
     MqttResource,
-    ingestion_defs,
     ingestion_run_key,
     meter_simulator_job,
     mqtt_ingestion_job,
@@ -69,10 +68,9 @@ def test_sensor_requests_skips_and_keys_deterministically() -> None:
 def test_definitions_merge_with_the_code_location() -> None:
     from grid_pipeline.definitions import defs
 
-    merged = dg.Definitions.merge(defs, ingestion_defs())
-    names = {job.name for job in merged.resolve_all_job_defs()}
+    names = {job.name for job in defs.resolve_all_job_defs()}
     assert {INGESTION_JOB, "meter_simulator_job"} <= names
-    assert merged.resolve_sensor_def("mqtt_ingestion_sensor")
+    assert defs.resolve_sensor_def("mqtt_ingestion_sensor")
 
 
 @pytest.fixture

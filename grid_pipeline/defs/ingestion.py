@@ -140,7 +140,7 @@ def ingestion_run_key(latest_run_id: str | None) -> str:
 @dg.sensor(
     job=mqtt_ingestion_job,
     minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.STOPPED,
+    default_status=dg.DefaultSensorStatus.RUNNING,  # on in `make run` (issue: live path)
     description="Keeps one MQTT ingestion run alive; never two at once.",
 )
 def mqtt_ingestion_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:

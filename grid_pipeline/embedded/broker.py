@@ -1,7 +1,8 @@
-"""The embedded MQTT broker (amqtt): start on the project port, stop.
+"""The embedded MQTT broker: start on the project port, stop.
 
-It listens on GRID_MQTT_PORT (default 11883), not 1883, so it never collides
-with a system broker such as the Mosquitto on the development machines.
+Mosquitto (project-managed process, persistence on) when installed, else amqtt;
+see `broker_main`. It listens on GRID_MQTT_PORT (default 11883), not 1883, so it
+never collides with a system broker such as the Mosquitto on these machines.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from grid_pipeline.config import Settings
+from grid_pipeline.embedded.broker_main import find_mosquitto
 from grid_pipeline.embedded.process import (
     ServiceSpec,
     ServiceState,
@@ -26,7 +28,9 @@ def _spec(settings: Settings) -> ServiceSpec:
     return ServiceSpec(
         name="embedded MQTT broker",
         command=[sys.executable, "-m", "grid_pipeline.embedded.broker_main",
-                 "--port", str(settings.mqtt_port), "--state-file", str(state_file)],
+                 "--port", str(settings.mqtt_port), "--state-file", str(state_file),
+                 "--data-dir", str(settings.data_dir / "mqtt"),
+                 "--engine", settings.broker_engine],
         state_file=state_file,
         log_file=settings.log_dir / "broker.log",
         host=HOST,
@@ -34,6 +38,16 @@ def _spec(settings: Settings) -> ServiceSpec:
         port_hint="set GRID_MQTT_PORT to a free port, or GRID_MQTT_URL to use the broker there",
         start_timeout_s=30.0,
     )  # fmt: skip
+
+
+def embedded_engine(settings: Settings) -> str:
+    """Which broker the embedded mode runs: the running one's, else what start would pick."""
+    current = status(settings)
+    if current is not None:
+        return str(current.extra.get("engine", "amqtt"))
+    if settings.broker_engine == "amqtt" or find_mosquitto() is None:
+        return "amqtt"
+    return "mosquitto"
 
 
 def status(settings: Settings) -> ServiceState | None:

@@ -51,8 +51,10 @@ class BrokerAddress:
 
 
 def default_protocol(settings: Settings) -> Protocol:
-    """MQTT 3.1.1 for the embedded amqtt broker, MQTT 5 for any configured broker."""
-    return "3.1.1" if settings.embedded_broker else "5"
+    """MQTT 3.1.1 for the embedded amqtt fallback, MQTT 5 for Mosquitto and other brokers."""
+    from grid_pipeline.embedded.broker import embedded_engine
+
+    return "3.1.1" if settings.embedded_broker and embedded_engine(settings) == "amqtt" else "5"
 
 
 def paho_protocol(protocol: Protocol) -> MQTTProtocolVersion:
