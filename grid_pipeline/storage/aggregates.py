@@ -25,6 +25,7 @@ AGGREGATES = (
     "energy_readings_hourly",
     "energy_readings_daily",
     "meter_hourly_stats",
+    "fleet_15min",
 )
 # Coarsest bucket of each: a refresh window is widened to whole buckets.
 BUCKETS = {
@@ -32,6 +33,7 @@ BUCKETS = {
     "energy_readings_hourly": timedelta(hours=1),
     "energy_readings_daily": timedelta(days=1),
     "meter_hourly_stats": timedelta(hours=1),
+    "fleet_15min": timedelta(minutes=15),
 }
 
 

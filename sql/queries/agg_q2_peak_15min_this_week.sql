@@ -1,5 +1,5 @@
--- Seed query 2 answered from the seed's own 15-minute aggregate.
-SELECT bucket AS period, AVG(avg_power) AS avg_power
-FROM energy_readings_15min
+-- Seed query 2 answered from the fleet 15-minute aggregate (same buckets, exact).
+SELECT bucket AS period, avg_power
+FROM fleet_15min
 WHERE bucket >= NOW() - INTERVAL '7 days'
-GROUP BY period ORDER BY avg_power DESC LIMIT 10
+ORDER BY avg_power DESC LIMIT 10
