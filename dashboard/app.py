@@ -1,24 +1,50 @@
-"""Grid Pipeline dashboard entry point (the full pages arrive with the dashboard issue)."""
+"""Grid Pipeline dashboard: page config, the shared sidebar filters, navigation.
 
-import streamlit as st
+Run with `streamlit run dashboard/app.py`. This entry script runs on every
+page: it registers the pages, checks that the database answers (a friendly
+notice with a retry button if not), draws the filters that every page shares,
+and runs the selected page.
+"""
 
-from grid_pipeline.db.connection import connect
-from grid_pipeline.db.migrate import ready_database
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `streamlit run dashboard/app.py` puts dashboard/ on sys.path, not the repository root; the
+# pages import `dashboard.*`, so make the root importable (a no-op under pytest and AppTest).
+_ROOT = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import streamlit as st  # noqa: E402
+
+from dashboard import components, data, state  # noqa: E402
 
 st.set_page_config(page_title="Grid Pipeline", page_icon="⚡", layout="wide")
-st.title("Grid Pipeline")
+
+PAGES = [
+    st.Page("app_pages/live.py", title="Live", icon=":material/bolt:", default=True),
+    st.Page("app_pages/daily_energy.py", title="Daily energy", icon=":material/calendar_month:"),
+    st.Page("app_pages/meter_trends.py", title="Meter trends", icon=":material/show_chart:"),
+    st.Page("app_pages/insights.py", title="Insights", icon=":material/insights:"),
+    st.Page("app_pages/data_quality.py", title="Data quality", icon=":material/fact_check:"),
+    st.Page("app_pages/storage.py", title="Storage and benchmarks", icon=":material/storage:"),
+]
+page = st.navigation(PAGES)
+
 try:
-    with connect(ready_database()) as conn:
-        row = conn.execute(
-            "SELECT (SELECT count(*) FROM meters), (SELECT count(*) FROM energy_readings)"
-        ).fetchone()
-    meters, readings = row if row else (0, 0)
-    st.metric("Meters", f"{meters:,}")
-    st.metric("Readings", f"{readings:,}")
-    if not readings:
-        st.info(
-            "No readings yet: run `grid-pipeline generate`, "
-            "or materialise the assets in the Dagster UI."
-        )
-except Exception as exc:  # the dashboard must never show a traceback for a down database
-    st.warning(f"The database is not reachable right now: {exc}")
+    fleet = data.fleet()
+    default_timezone = data.settings().timezone
+except data.DatabaseUnavailable as exc:
+    st.title(page.title)
+    components.database_down(str(exc))
+    st.stop()
+
+state.sidebar(fleet, default_timezone)
+st.sidebar.caption("Data from the TimescaleDB continuous aggregates; cached briefly per view.")
+
+try:
+    page.run()
+except data.DatabaseUnavailable as exc:
+    components.database_down(str(exc))

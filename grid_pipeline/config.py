@@ -135,6 +135,7 @@ class Settings:
 
     data_dir: Path
     database_url: str | None
+    reader_database_url: str | None  # read-only role for the dashboard (production)
     mqtt_url: str | None
     db_port: int
     db_queue_timeout_s: int
@@ -197,6 +198,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         data_dir=Path(env.get("GRID_DATA_DIR", "./.grid")).expanduser().resolve(),
         database_url=_url(env, "GRID_DATABASE_URL", ("postgresql", "postgres")),
+        reader_database_url=_url(env, "GRID_READER_DATABASE_URL", ("postgresql", "postgres")),
         mqtt_url=_url(env, "GRID_MQTT_URL", ("mqtt", "mqtts", "tcp")),
         db_port=_port(env, "GRID_DB_PORT", 55432),
         db_queue_timeout_s=_positive_int(env, "GRID_DB_QUEUE_TIMEOUT", 120),

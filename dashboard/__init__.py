@@ -1,0 +1,1 @@
+"""The Grid Pipeline dashboard (Streamlit + Plotly); entry point `dashboard/app.py`."""

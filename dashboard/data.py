@@ -1,0 +1,336 @@
+"""Cached query functions: the only place the dashboard talks to the database.
+
+Every function runs one statement from `sql/queries/dashboard_*.sql` with bound
+parameters, on a connection held for that statement only: the embedded
+TimescaleDB is one session shared by every client in turn (ingestion, Dagster,
+the dashboard), so a connection kept across reruns would lock the others out.
+Results are cached with `st.cache_data` and an explicit TTL per kind of data
+(live numbers expire in seconds, storage facts in minutes), so a rerun of the
+page, a widget click or another browser tab costs no query.
+
+A connection failure becomes `DatabaseUnavailable`, which the app turns into a
+friendly message with a retry button instead of a traceback. Exceptions are
+never cached by Streamlit, so the retry really retries.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import polars as pl
+import psycopg
+import streamlit as st
+
+from grid_pipeline.config import ConfigError, Settings, load_settings
+from grid_pipeline.db.connection import Database, connect
+from grid_pipeline.db.migrate import ready_database
+from grid_pipeline.db.sqlfiles import query
+from grid_pipeline.embedded.process import ServiceError
+from grid_pipeline.storage.seed_queries import seed_query
+
+# Time-to-live per kind of data, in seconds: how stale each view may be.
+LIVE_TTL = 10
+EXTENT_TTL = 15
+AGGREGATE_TTL = 120
+FLEET_TTL = 300
+SLOW_TTL = 600
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be reached (or the embedded engine cannot start)."""
+
+
+def settings() -> Settings:
+    """The project's settings (default time zone, reading interval, hypertable variants)."""
+    return load_settings()
+
+
+def database() -> Database:
+    """The database the dashboard reads: the one place where the read-only role applies.
+
+    Production sets `GRID_READER_DATABASE_URL` to a URL of a read-only role (the
+    dashboard never writes), which is used as it is: nothing is started or
+    migrated. Unset, the dashboard uses the project's database like every other
+    client: the configured `GRID_DATABASE_URL`, or the embedded engine (started
+    if needed, schema migrated once per process). PGlite is one superuser
+    session, so the embedded engine has no roles to switch to.
+    """
+    try:
+        config = load_settings()
+        if config.reader_database_url:
+            return Database(config.reader_database_url, embedded=False)
+        return ready_database(config)
+    except (ServiceError, ConfigError, psycopg.OperationalError) as exc:
+        raise DatabaseUnavailable(str(exc)) from exc
+
+
+def _frame(name: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
+    """Run `sql/queries/<name>.sql` with bound parameters; the rows as a polars frame."""
+    return _run(query(name), params)
+
+
+def _run(text: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
+    db = database()
+    try:
+        with connect(db) as conn:
+            cur = conn.execute(text, params)
+            columns = [c.name for c in cur.description or []]
+            rows = cur.fetchall()
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailable(str(exc).strip()) from exc
+    if not rows:
+        return pl.DataFrame(schema=dict.fromkeys(columns, pl.Null))
+    return pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)
+
+
+def _filters(classes: Sequence[str], feeders: Sequence[str]) -> dict[str, list[str]]:
+    """Sidebar filters as bound array parameters (an empty list means "all")."""
+    return {"classes": list(classes), "feeders": list(feeders)}
+
+
+# --- fleet and extent ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Extent:
+    """How much data there is: the anchor of every "last N days" window."""
+
+    meters: int
+    first_reading: datetime | None
+    last_reading: datetime | None
+    checked_at: datetime
+
+    @property
+    def has_readings(self) -> bool:
+        return self.last_reading is not None
+
+
+@st.cache_data(ttl=EXTENT_TTL, show_spinner=False)
+def extent() -> Extent:
+    """Meters, first and newest reading: also the dashboard's health check."""
+    row = _frame("dashboard_data_extent").row(0, named=True)
+    return Extent(int(row["meters"]), row["first_reading"], row["last_reading"], row["checked_at"])
+
+
+@st.cache_data(ttl=FLEET_TTL, show_spinner=False)
+def fleet() -> pl.DataFrame:
+    """The meters table (filters and meter picker)."""
+    return _frame("dashboard_fleet")
+
+
+# --- live ---------------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def live_fleet_load(tz: str, classes: tuple[str, ...], feeders: tuple[str, ...]) -> pl.DataFrame:
+    """Fleet total power per reading timestamp over the newest hour."""
+    return _frame("dashboard_live_fleet_load", {"tz": tz, **_filters(classes, feeders)})
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def live_latest_per_meter(
+    tz: str, classes: tuple[str, ...], feeders: tuple[str, ...], stale_after: timedelta
+) -> pl.DataFrame:
+    """Each meter's newest reading of the last hour and its status."""
+    return _frame(
+        "dashboard_live_latest_per_meter",
+        {"tz": tz, "stale_after": stale_after, **_filters(classes, feeders)},
+    )
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def live_ingest() -> dict[str, Any]:
+    """Readings/s over the last five minutes, lag of the newest reading, newest ingest run."""
+    return _frame("dashboard_live_ingest").row(0, named=True)
+
+
+# --- daily energy -------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
+def daily_energy(
+    tz: str, start_day: date, end_day: date, classes: tuple[str, ...], feeders: tuple[str, ...]
+) -> pl.DataFrame:
+    """kWh per local day x class x feeder for local days [start_day, end_day)."""
+    return _frame(
+        "dashboard_daily_energy",
+        {"tz": tz, "start_day": start_day, "end_day": end_day, **_filters(classes, feeders)},
+    )
+
+
+# --- meter trends -------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
+def meter_trends(
+    tz: str, meters: tuple[int, ...], start: datetime, end: datetime, raw: bool
+) -> pl.DataFrame:
+    """Raw readings (short ranges) or hourly statistics with min/max bands of some meters."""
+    name = "dashboard_meter_trends_raw" if raw else "dashboard_meter_trends_hourly"
+    return _frame(name, {"tz": tz, "meters": list(meters), "start": start, "end": end})
+
+
+# --- insights -----------------------------------------------------------------------------------
+
+
+def _window(
+    tz: str, start: datetime, end: datetime, classes: tuple[str, ...], feeders: tuple[str, ...]
+) -> dict[str, Any]:
+    return {"tz": tz, "start": start, "end": end, **_filters(classes, feeders)}
+
+
+@st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
+def peak_15min_this_week(verbatim: bool = False) -> pl.DataFrame:
+    """Seed query 2: the ten highest 15-minute mean powers of the last 7 days.
+
+    From the 15-minute aggregate by default; `verbatim` runs the seed's own
+    statement on the raw readings (slower; same columns).
+    """
+    if verbatim:
+        return _run(seed_query("q2_peak_15min_this_week"))
+    return _frame("dashboard_insights_peak_15min_this_week")
+
+
+@st.cache_data(ttl=SLOW_TTL, show_spinner=False)
+def monthly_consumption_by_meter(verbatim: bool = False) -> pl.DataFrame:
+    """Seed query 3: energy per meter and UTC month over the whole history.
+
+    From the daily aggregate by default; `verbatim` runs the seed's own full
+    scan of the raw readings (seconds on the default data set; same columns).
+    """
+    if verbatim:
+        return _run(seed_query("q3_monthly_consumption_by_meter"))
+    return _frame("dashboard_insights_monthly_by_meter")
+
+
+@st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
+def load_heatmap(
+    tz: str, start: datetime, end: datetime, classes: tuple[str, ...], feeders: tuple[str, ...]
+) -> pl.DataFrame:
+    """Mean fleet load per local weekday and hour."""
+    return _frame("dashboard_insights_load_heatmap", _window(tz, start, end, classes, feeders))
+
+
+@st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
+def top_consumers(
+    tz: str,
+    start: datetime,
+    end: datetime,
+    classes: tuple[str, ...],
+    feeders: tuple[str, ...],
+    limit: int = 15,
+) -> pl.DataFrame:
+    """The meters with the largest imported energy in the window."""
+    params = _window(tz, start, end, classes, feeders) | {"limit": limit}
+    return _frame("dashboard_insights_top_consumers", params)
+
+
+@st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
+def solar_export(
+    tz: str, start: datetime, end: datetime, classes: tuple[str, ...], feeders: tuple[str, ...]
+) -> pl.DataFrame:
+    """Export and import of the PV meters per local day and class."""
+    return _frame("dashboard_insights_solar_export", _window(tz, start, end, classes, feeders))
+
+
+@st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
+def voltage_quality(
+    tz: str, start: datetime, end: datetime, classes: tuple[str, ...], feeders: tuple[str, ...]
+) -> pl.DataFrame:
+    """Share of readings outside +-10 % of nominal voltage, per feeder."""
+    return _frame("dashboard_insights_voltage_quality", _window(tz, start, end, classes, feeders))
+
+
+@st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
+def peak_demand(
+    tz: str, start: datetime, end: datetime, classes: tuple[str, ...], feeders: tuple[str, ...]
+) -> pl.DataFrame:
+    """Highest 15-minute mean power per meter and its share of rated power."""
+    return _frame("dashboard_insights_peak_demand", _window(tz, start, end, classes, feeders))
+
+
+# --- data quality -------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
+def completeness(
+    tz: str,
+    start_day: date,
+    end_day: date,
+    per_day: int,
+    classes: tuple[str, ...],
+    feeders: tuple[str, ...],
+) -> pl.DataFrame:
+    """Readings per meter and local day with the share of the expected count."""
+    params = {"tz": tz, "start_day": start_day, "end_day": end_day, "per_day": per_day}
+    return _frame("dashboard_quality_completeness", params | _filters(classes, feeders))
+
+
+@st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
+def gaps(
+    tz: str,
+    start: datetime,
+    end: datetime,
+    per_hour: int,
+    classes: tuple[str, ...],
+    feeders: tuple[str, ...],
+    limit: int = 200,
+) -> pl.DataFrame:
+    """Meter-hours with fewer readings than expected, worst first."""
+    params = _window(tz, start, end, classes, feeders) | {"per_hour": per_hour, "limit": limit}
+    return _frame("dashboard_quality_gaps", params)
+
+
+@st.cache_data(ttl=LIVE_TTL * 3, show_spinner=False)
+def rejects_by_reason(tz: str) -> pl.DataFrame:
+    """Quarantined payloads counted per reason."""
+    return _frame("dashboard_quality_rejects_by_reason", {"tz": tz})
+
+
+@st.cache_data(ttl=LIVE_TTL * 3, show_spinner=False)
+def recent_rejects(tz: str, limit: int = 20) -> pl.DataFrame:
+    """The newest quarantined payloads, with a preview of their bytes."""
+    return _frame("dashboard_quality_recent_rejects", {"tz": tz, "limit": limit})
+
+
+@st.cache_data(ttl=LIVE_TTL * 3, show_spinner=False)
+def ingest_runs(tz: str, limit: int = 20) -> pl.DataFrame:
+    """The newest ingestion runs and their counters."""
+    return _frame("dashboard_quality_ingest_runs", {"tz": tz, "limit": limit})
+
+
+# --- storage and benchmarks ---------------------------------------------------------------------
+
+
+@st.cache_data(ttl=FLEET_TTL, show_spinner=False)
+def hypertables(variants: tuple[str, ...]) -> pl.DataFrame:
+    """The configured variants that exist, with chunks and compression statistics."""
+    return _frame("dashboard_storage_hypertables", {"variants": list(variants)})
+
+
+@st.cache_data(ttl=FLEET_TTL, show_spinner=False)
+def compression_runs(tz: str) -> pl.DataFrame:
+    """The newest compression study per hypertable."""
+    return _frame("dashboard_storage_compression_runs", {"tz": tz})
+
+
+@st.cache_data(ttl=FLEET_TTL, show_spinner=False)
+def benchmark_run(tz: str) -> dict[str, Any] | None:
+    """The newest benchmark run with results (advice included), or None."""
+    frame = _frame("dashboard_storage_benchmark_run", {"tz": tz})
+    if not frame.height:
+        return None
+    run = frame.row(0, named=True)
+    # jsonb arrives as text: polars would turn free-form JSON into a rigid struct column.
+    run["advice"] = json.loads(run["advice"]) if run["advice"] else None
+    return run
+
+
+@st.cache_data(ttl=FLEET_TTL, show_spinner=False)
+def benchmark_results(run_id: int) -> pl.DataFrame:
+    """Medians and p95 per query, variant and storage of one run."""
+    return _frame("dashboard_storage_benchmark_results", {"run_id": run_id})
