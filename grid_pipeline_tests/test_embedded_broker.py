@@ -54,3 +54,42 @@ def test_embedded_broker_engines_deliver(fresh_env: dict[str, str], engine: str)
     finally:
         assert broker.stop(settings)
     assert broker.status(settings) is None
+
+
+def test_mosquitto_keeps_a_persistent_session_across_a_restart(fresh_env: dict[str, str]) -> None:
+    """Regression (found by the soak): run as root, Mosquitto dropped to user `mosquitto`,
+    could not write its persistence file, and lost every session on restart."""
+    if find_mosquitto() is None:
+        pytest.skip("mosquitto is not installed on this machine")
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    settings = load_settings({**fresh_env, "GRID_BROKER_ENGINE": "mosquitto"})
+    broker.start(settings)
+    present: list[bool] = []
+    reconnected = threading.Event()
+
+    def on_connect(client: mqtt.Client, userdata: object, flags, rc, props) -> None:  # type: ignore[no-untyped-def]
+        present.append(bool(flags.session_present))
+        client.subscribe("grid/+/+/reading", qos=1)
+        if len(present) == 2:
+            reconnected.set()
+
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 3600
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id="persist", protocol=mqtt.MQTTv5
+    )
+    client.on_connect = on_connect
+    client.reconnect_delay_set(1, 2)
+    client.connect("127.0.0.1", settings.mqtt_port, clean_start=False, properties=props)
+    client.loop_start()
+    try:
+        time.sleep(1)
+        broker.stop(settings)
+        broker.start(settings)
+        assert reconnected.wait(20)
+        assert present == [False, True]
+    finally:
+        client.loop_stop()
+        broker.stop(settings)

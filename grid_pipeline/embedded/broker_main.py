@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import os
 import shutil
 import signal
@@ -44,6 +45,9 @@ def mosquitto_config(port: int, data_dir: Path) -> str:
     return "\n".join(
         [
             f"listener {port} 127.0.0.1",
+            # Started as root, Mosquitto drops to user "mosquitto", which cannot write
+            # our data dir: its persistence would fail and sessions die with a restart.
+            f"user {getpass.getuser()}",
             "allow_anonymous true",
             "persistence true",
             f"persistence_location {data_dir}/",
