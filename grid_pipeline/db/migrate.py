@@ -42,7 +42,11 @@ def migrate(db: Database) -> MigrationReport:
     with connect(db) as conn:
         # One migrator at a time on a native server (the embedded one is one session anyway).
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('grid_pipeline.migrate'))")
-        conn.execute(_CREATE_LEDGER)
+        # Only when missing: the least-privileged roles (grid_ingest, grid_reader) run
+        # this check at start-up, and PostgreSQL refuses them even a no-op CREATE.
+        ledger = conn.execute("SELECT to_regclass('schema_migrations')").fetchone()
+        if ledger is None or ledger[0] is None:
+            conn.execute(_CREATE_LEDGER)
         done = {
             row[0]: row[1]
             for row in conn.execute("SELECT version, checksum FROM schema_migrations")

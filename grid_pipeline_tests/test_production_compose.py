@@ -1,0 +1,309 @@
+"""Static checks of the production stack: docker-compose.yml, Dockerfile, .env.example.
+
+No Docker engine runs on the build machines, so the stack cannot be started
+here; these tests make it correct by construction instead: pinned images,
+healthchecks on stateful services, dependencies that wait for health, every
+variable documented, every referenced file present, no secret in the repository.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = ROOT / "docker-compose.yml"
+ENV_EXAMPLE = ROOT / ".env.example"
+DOCKERFILE = ROOT / "Dockerfile"
+
+# Services that keep state (their health gates everything that depends on them).
+STATEFUL = {"timescaledb", "emqx"}
+# Long-running services that must report health (dependents wait on it).
+MUST_HAVE_HEALTHCHECK = STATEFUL | {
+    "code-server",
+    "dagster-webserver",
+    "dagster-daemon",
+    "dashboard",
+}
+# The service keys this stack uses, all from the Compose Specification; a typo
+# (`depend_on`, `healthchek`) would be silently ignored by nothing but this test.
+KNOWN_SERVICE_KEYS = {
+    "image", "build", "init", "restart", "shm_size", "environment", "volumes", "ports",
+    "healthcheck", "command", "entrypoint", "depends_on", "deploy", "profiles", "user",
+    "read_only", "tmpfs", "hostname", "networks", "stop_grace_period", "labels", "logging",
+}  # fmt: skip
+_VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)")
+_BARE_VARIABLE = re.compile(r"(?<!\$)\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    return data
+
+
+def _services() -> dict[str, dict[str, Any]]:
+    services: dict[str, dict[str, Any]] = _compose()["services"]
+    return services
+
+
+def _env_example() -> dict[str, str]:
+    entries: dict[str, str] = {}
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, sep, value = line.partition("=")
+            assert sep, f".env.example: {line!r} is not NAME=value"
+            entries[name.strip()] = value
+    return entries
+
+
+def test_compose_declares_the_whole_stack() -> None:
+    assert set(_services()) >= {
+        "timescaledb", "migrate", "emqx", "code-server", "dagster-webserver", "dagster-daemon",
+        "ingest", "simulator", "dashboard",
+    }  # fmt: skip
+
+
+def test_service_keys_are_compose_keys() -> None:
+    for name, service in _services().items():
+        unknown = set(service) - KNOWN_SERVICE_KEYS
+        assert not unknown, f"{name}: unknown keys {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("name", sorted(_services()))
+def test_every_image_is_pinned(name: str) -> None:
+    image = _services()[name]["image"]
+    reference, _, tag = image.rpartition(":")
+    assert reference and tag, f"{name}: image {image!r} has no tag"
+    assert "latest" not in tag, f"{name}: image {image!r} is not pinned"
+    if "build" not in _services()[name]:
+        # Registry images: an exact version (digits and dots), not a moving major tag.
+        assert re.match(r"^\d+\.\d+\.\d+", tag), f"{name}: {image!r} is not an exact version"
+
+
+def test_base_image_of_the_dockerfile_is_pinned() -> None:
+    text = DOCKERFILE.read_text()
+    default = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.MULTILINE)
+    assert default, "Dockerfile: ARG PYTHON_IMAGE=<image> expected"
+    assert re.match(r"^python:3\.11\.\d+-slim", default.group(1)), default.group(1)
+    for line in re.findall(r"^FROM\s+(\S+)", text, re.MULTILINE):
+        assert line == "${PYTHON_IMAGE}", f"Dockerfile: FROM {line} bypasses the pinned base"
+
+
+@pytest.mark.parametrize("name", sorted(MUST_HAVE_HEALTHCHECK))
+def test_long_running_services_have_healthchecks(name: str) -> None:
+    check = _services()[name].get("healthcheck")
+    assert check and check.get("test"), f"{name}: no healthcheck"
+    assert check["test"][0] in ("CMD", "CMD-SHELL"), check["test"]
+
+
+def test_database_healthcheck_uses_pg_isready_over_tcp() -> None:
+    test = " ".join(_services()["timescaledb"]["healthcheck"]["test"])
+    assert "pg_isready" in test and "-h 127.0.0.1" in test
+
+
+def test_dependencies_wait_for_health_or_completion() -> None:
+    services = _services()
+    for name, service in services.items():
+        depends = service.get("depends_on", {})
+        assert isinstance(depends, dict), f"{name}: depends_on must name conditions"
+        for dependency, rule in depends.items():
+            assert dependency in services, f"{name} depends on unknown {dependency}"
+            condition = rule.get("condition")
+            expected = (
+                "service_completed_successfully" if dependency == "migrate" else "service_healthy"
+            )
+            assert condition == expected, f"{name} -> {dependency}: {condition}"
+            if condition == "service_healthy":
+                assert "healthcheck" in services[dependency], f"{dependency}: no healthcheck"
+    for name in ("code-server", "ingest", "simulator", "dashboard"):
+        assert "migrate" in services[name]["depends_on"], f"{name} must wait for migrations"
+
+
+def test_stateful_services_keep_data_in_named_volumes() -> None:
+    volumes = _compose()["volumes"]
+    mounts = _services()["timescaledb"]["volumes"]
+    assert "timescaledb-data:/var/lib/postgresql/data" in mounts
+    assert "timescaledb-data" in volumes
+
+
+def test_published_ports_of_uis_and_database_bind_to_localhost() -> None:
+    for name in ("timescaledb", "dagster-webserver", "dashboard"):
+        for port in _services()[name].get("ports", []):
+            assert port.startswith("127.0.0.1:"), f"{name}: {port} is published publicly"
+    emqx_ports = _services()["emqx"]["ports"]
+    dashboard = [p for p in emqx_ports if p.endswith(":18083")]
+    assert dashboard and all(p.startswith("127.0.0.1:") for p in dashboard)
+    for name in ("migrate", "code-server", "dagster-daemon", "ingest", "simulator"):
+        assert "ports" not in _services()[name], f"{name} must not publish ports"
+
+
+def test_every_variable_is_documented_in_env_example() -> None:
+    text = COMPOSE.read_text()
+    used = set(_VARIABLE.findall(text))
+    assert not _BARE_VARIABLE.findall(text), "use ${VAR}, or $$ for a literal dollar"
+    documented = _env_example()
+    missing = sorted(used - set(documented))
+    assert not missing, f"variables without an entry in .env.example: {missing}"
+
+
+def test_secrets_are_required_and_empty_in_env_example() -> None:
+    text = COMPOSE.read_text()
+    documented = _env_example()
+    secrets = [n for n in documented if re.search(r"PASSWORD|COOKIE|SECRET|TOKEN", n)]
+    assert len(secrets) >= 8
+    for name in secrets:
+        assert documented[name] == "", f".env.example: {name} must be empty"
+        for use in re.findall(r"\$\{" + name + r"([^}]*)\}", text):
+            assert use.startswith(":?"), f"{name} must be required (${{{name}:?...}})"
+
+
+def test_service_urls_use_the_least_privileged_roles() -> None:
+    services = _services()
+
+    def env(name: str) -> dict[str, str]:
+        return {k: str(v) for k, v in services[name]["environment"].items()}
+
+    assert env("migrate")["GRID_DATABASE_URL"].startswith("postgresql://grid_owner:")
+    assert env("code-server")["GRID_DATABASE_URL"].startswith("postgresql://grid_owner:")
+    assert env("ingest")["GRID_DATABASE_URL"].startswith("postgresql://grid_ingest:")
+    assert env("simulator")["GRID_DATABASE_URL"].startswith("postgresql://grid_reader:")
+    assert env("dashboard")["GRID_READER_DATABASE_URL"].startswith("postgresql://grid_reader:")
+    assert "GRID_DATABASE_URL" not in env("dashboard")
+    assert env("ingest")["GRID_MQTT_URL"].startswith("mqtt://grid-ingest:")
+    assert env("simulator")["GRID_MQTT_URL"].startswith("mqtt://grid-simulator:")
+
+
+def test_ingest_scales_on_a_shared_subscription_with_unique_client_ids() -> None:
+    ingest = _services()["ingest"]
+    assert "replicas" in ingest["deploy"]
+    command = " ".join(ingest["command"])
+    assert "--share-group" in command and "--mqtt-version 5" in command
+    assert "$$(hostname)" in command, "each replica needs its own client id"
+
+
+def test_code_server_command_matches_the_workspace() -> None:
+    command = _services()["code-server"]["command"]
+    assert command[:3] == ["dagster", "api", "grpc"]
+    assert command[command.index("-m") + 1] == "grid_pipeline.definitions"
+    port = int(command[command.index("-p") + 1])
+    workspace = yaml.safe_load((ROOT / "deploy/dagster/workspace.yaml").read_text())
+    server = workspace["load_from"][0]["grpc_server"]
+    assert server == {"host": "code-server", "port": port, "location_name": "grid_pipeline"}
+
+
+def _bind_sources() -> list[str]:
+    sources: list[str] = []
+    for service in _services().values():
+        for mount in service.get("volumes", []):
+            source = mount.split(":", 1)[0]
+            if source.startswith((".", "/")):
+                sources.append(source)
+    return sources
+
+
+def test_every_referenced_file_exists() -> None:
+    sources = _bind_sources()
+    assert sources, "expected bind-mounted configuration files"
+    for source in sources:
+        assert (ROOT / source).is_file(), f"missing {source}"
+    for service in _services().values():
+        build = service.get("build")
+        if build:
+            assert (ROOT / build["context"] / build["dockerfile"]).is_file()
+    for src in re.findall(r"^COPY\s+(?!--from)(.+)\s+\S+$", DOCKERFILE.read_text(), re.M):
+        for path in src.split():
+            assert (ROOT / path).exists(), f"Dockerfile copies missing {path}"
+    migrate = " ".join(_services()["migrate"]["command"])
+    for script in re.findall(r"python (\S+\.py)", migrate):
+        assert (ROOT / script).is_file(), script
+
+
+def test_timescaledb_init_script_is_one_file_next_to_the_images_own() -> None:
+    mounts = _services()["timescaledb"]["volumes"]
+    init = [m for m in mounts if "/docker-entrypoint-initdb.d" in m]
+    assert init and all(m.split(":")[1].startswith("/docker-entrypoint-initdb.d/") for m in init)
+    # Sorted after the image's 000_install_timescaledb.sh / 001_timescaledb_tune.sh.
+    assert all(Path(m.split(":")[1]).name > "001_timescaledb_tune.sh" for m in init)
+
+
+def test_dockerignore_keeps_node_modules_and_secrets_out_of_the_image() -> None:
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+    for pattern in ("**/node_modules", ".env", ".venv", ".grid", ".git"):
+        assert pattern in ignored, pattern
+
+
+# --- no secret literals ------------------------------------------------------------------
+
+_SKIP_DIRS = {
+    ".git", ".venv", "node_modules", ".grid", "__pycache__", ".mypy_cache", ".ruff_cache",
+    ".pytest_cache", ".hypothesis", "build", "bench-out", "test-artifacts", "grid_pipeline_tests",
+}  # fmt: skip
+_TEXT_SUFFIXES = {".py", ".yml", ".yaml", ".toml", ".sql", ".sh", ".conf", ".md", ".cfg", ".ini",
+                  ".json", ".mjs", ".txt", ".template", ""}  # fmt: skip
+# name = value where the name says secret and the value is a literal (not ${VAR},
+# not an env lookup, not empty, not a placeholder like <password>).
+_ASSIGNMENT = re.compile(
+    r"""(?ix)\b(?!password_encryption\b)[\w.]*(password|passwd|secret|token|cookie)[\w.]*\s*[:=]\s*
+        (?!\s*(\$\{|\$\$|env\b|os\.|None|null|""|''|<|\{|\[|\(|[A-Za-z_][\w.]*\(|$))
+        ['"]?([^\s'"#,;)]{6,})"""
+)
+# Credentials inside connection URLs: scheme://user:secret@host. Loopback hosts are
+# exempt: the embedded engine accepts any password and listens on 127.0.0.1 only.
+_URL_SECRET = re.compile(
+    r"\b(postgres(?:ql)?|mqtts?|tcp)://[^:/\s@]+:([^@\s/]+)@(?!127\.0\.0\.1|localhost)"
+)
+# References, not values: ${VAR}, $VAR, <placeholder>, {template}, psql :'variable'.
+_PLACEHOLDERS = re.compile(r"^(\$\{|\$|<|\{|:|x+$|password$|secret$|pass$|changeme$|\.\.\.)", re.I)
+
+
+def _repository_text_files() -> list[Path]:
+    files: list[Path] = []
+    for path in ROOT.rglob("*"):
+        relative = path.relative_to(ROOT)
+        if any(part in _SKIP_DIRS or part.endswith(".egg-info") for part in relative.parts):
+            continue
+        if path.is_file() and path.suffix in _TEXT_SUFFIXES and path.name != ".env":
+            files.append(path)
+    return files
+
+
+def test_no_secret_literal_in_the_repository() -> None:
+    offenders: list[str] = []
+    for path in _repository_text_files():
+        if path.name in (".env.example",):
+            continue
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            continue
+        for number, line in enumerate(text.splitlines(), 1):
+            for match in _URL_SECRET.finditer(line):
+                if not _PLACEHOLDERS.match(match.group(2)):
+                    offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+            if path.suffix in (".py", ".md") and not path.name.endswith((".yml", ".yaml")):
+                continue  # code and prose: URLs only (names like `password` are everywhere)
+            for match in _ASSIGNMENT.finditer(line):
+                if not _PLACEHOLDERS.match(match.group(3)) and ":'" not in match.group(0):
+                    offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not offenders, "secret-looking literals:\n" + "\n".join(offenders)
+
+
+def test_the_secret_scan_catches_what_it_is_for() -> None:
+    """The scanner itself: literal secrets match, references to the environment do not."""
+    assert _ASSIGNMENT.search("POSTGRES_PASSWORD: hunter2hunter2")
+    assert _ASSIGNMENT.search('password = "s3cr3t-value"')
+    assert not _ASSIGNMENT.search("POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:?set it}")
+    assert not _ASSIGNMENT.search("password:\n")
+    assert not _ASSIGNMENT.search("SET password_encryption = 'scram-sha-256';")
+    psql = _ASSIGNMENT.search("ALTER ROLE r PASSWORD :'owner_password';")
+    assert psql is None or ":'" in psql.group(0)  # a psql variable, skipped by the scan
+    assert not _URL_SECRET.search("postgresql://postgres:postgres@127.0.0.1:55432/postgres")
+    url = _URL_SECRET.search("postgresql://grid_owner:abc123def@db:5432/grid")
+    assert url and url.group(2) == "abc123def"
+    ref = _URL_SECRET.search("postgresql://grid_owner:${GRID_OWNER_PASSWORD:?x}@db/grid")
+    assert ref and _PLACEHOLDERS.match(ref.group(2))
