@@ -22,14 +22,13 @@ from grid_pipeline.config import Settings
 from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.embedded.process import free_port
 from grid_pipeline.fleet.meters import build_fleet
+from grid_pipeline.storage.aggregates import refresh_aggregates
 from grid_pipeline.storage.historic import default_window, load_history, read_fleet, replace_fleet
 
 pytestmark = pytest.mark.integration
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 METERS, DAYS, INTERVAL = 6, 3, timedelta(minutes=5)
-AGGREGATES = ("energy_readings_15min", "energy_readings_hourly", "energy_readings_daily",
-              "meter_hourly_stats")  # fmt: skip
 RUN_ID = "dashboard-test-run"
 
 #: page file -> (title, minimum number of Plotly charts, minimum number of metrics)
@@ -55,9 +54,7 @@ def load_dashboard_data(db: Database) -> dict[str, int]:
         fleet = read_fleet(conn)
     window = default_window(DAYS, INTERVAL)
     load_history(db, fleet, window, interval=INTERVAL, seed=7, timezone="UTC")
-    for name in AGGREGATES:  # in dependency order: each builds on the one before
-        with connect(db, autocommit=True) as conn:
-            conn.execute("CALL refresh_continuous_aggregate(%s, NULL, NULL)", (name,))
+    refresh_aggregates(db)
     with connect(db) as conn:
         reject = conn.execute(
             "INSERT INTO ingest_rejects (topic, payload, reason) VALUES (%s, %s, %s) "

@@ -1,9 +1,8 @@
--- Dashboard, Insights: seed query 2 (peak 15-minute intervals this week) answered from the seed's
--- 15-minute aggregate: the mean of the meters' 15-minute means equals the seed's AVG(power) over
--- the raw rows when every meter reports equally often in the bucket. Same columns as the seed's.
-SELECT bucket AS period, avg(avg_power)::float8 AS avg_power
-FROM energy_readings_15min
+-- Dashboard, Insights: seed query 2 (peak 15-minute intervals this week) answered from the
+-- fleet-wide 15-minute aggregate: one row per bucket, avg_power = AVG(power) over every
+-- reading in the bucket, exactly the seed's value. Same columns as the seed's.
+SELECT bucket AS period, avg_power::float8 AS avg_power
+FROM fleet_15min
 WHERE bucket >= now() - INTERVAL '7 days'
-GROUP BY period
 ORDER BY avg_power DESC
 LIMIT 10
