@@ -327,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, UsageError) as exc:
         print(f"grid-pipeline: error: {exc}", file=sys.stderr)
         return 2
-    except ServiceError as exc:
+    except (ServiceError, ConnectionError) as exc:
         print(f"grid-pipeline: error: {exc}", file=sys.stderr)
         return 1
     except psycopg.OperationalError as exc:

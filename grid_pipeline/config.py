@@ -186,6 +186,17 @@ class Settings:
         return self.mqtt_url or f"mqtt://127.0.0.1:{self.mqtt_port}"
 
 
+def settings_with(**overrides: str | None) -> Settings:
+    """The environment's settings with some GRID_* variables replaced (None/empty: kept).
+
+    Dagster resources use it: a resource field (a data dir, a URL) overrides the
+    variable of the same meaning, everything else still comes from the environment.
+    """
+    env = dict(os.environ)
+    env.update({name: value for name, value in overrides.items() if value})
+    return load_settings(env)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every GRID_* variable; raise ConfigError on the first bad one."""
     env = os.environ if env is None else env

@@ -21,7 +21,7 @@ from typing import Any
 
 import dagster as dg
 
-from grid_pipeline.config import Settings, load_settings, parse_duration
+from grid_pipeline.config import Settings, parse_duration, settings_with
 from grid_pipeline.db.connection import connect
 from grid_pipeline.defs.resources import TimescaleResource
 from grid_pipeline.embedded import broker
@@ -51,12 +51,7 @@ class MqttResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     protocol: str | None = None  # "3.1.1" or "5"; default by broker kind
 
     def settings(self) -> Settings:
-        env = dict(os.environ)
-        if self.data_dir:
-            env["GRID_DATA_DIR"] = self.data_dir
-        if self.broker_url:
-            env["GRID_MQTT_URL"] = self.broker_url
-        return load_settings(env)
+        return settings_with(GRID_DATA_DIR=self.data_dir, GRID_MQTT_URL=self.broker_url)
 
     def url(self) -> str:
         return broker.ensure_running(self.settings())

@@ -7,7 +7,7 @@ import os
 
 import dagster as dg
 
-from grid_pipeline.config import Settings, load_settings
+from grid_pipeline.config import Settings, settings_with
 from grid_pipeline.db.connection import Database
 from grid_pipeline.db.migrate import ready_database
 
@@ -23,12 +23,7 @@ class TimescaleResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     data_dir: str | None = None
 
     def settings(self) -> Settings:
-        env = dict(os.environ)
-        if self.data_dir:
-            env["GRID_DATA_DIR"] = self.data_dir
-        if self.database_url:
-            env["GRID_DATABASE_URL"] = self.database_url
-        return load_settings(env)
+        return settings_with(GRID_DATA_DIR=self.data_dir, GRID_DATABASE_URL=self.database_url)
 
     def database(self) -> Database:
         """The database, running and migrated."""

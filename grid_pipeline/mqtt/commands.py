@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 
 import polars as pl
 
-from grid_pipeline.config import ConfigError, Settings, load_settings, parse_duration
+from grid_pipeline.config import ConfigError, Settings, parse_duration
 from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.db.migrate import ready_database
 from grid_pipeline.embedded import broker
@@ -300,26 +300,10 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Stand-alone entry (same handlers and error handling as `grid-pipeline`)."""
-    from grid_pipeline.cli import UsageError
+    """Stand-alone entry: the `grid-pipeline` command itself (same parser and errors)."""
+    from grid_pipeline.cli import main as cli_main
 
-    parser = argparse.ArgumentParser(prog="grid-pipeline")
-    parser.add_argument("-v", "--verbose", action="store_true")
-    register(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        handler: Callable[[argparse.Namespace, Settings], int] = args.handler
-        return handler(args, load_settings())
-    except (ConfigError, UsageError) as exc:
-        print(f"grid-pipeline: error: {exc}", file=sys.stderr)
-        return 2
-    except ConnectionError as exc:
-        print(f"grid-pipeline: error: {exc}", file=sys.stderr)
-        return 1
+    return cli_main(argv)
 
 
 if __name__ == "__main__":
