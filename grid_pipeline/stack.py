@@ -1,9 +1,10 @@
 """`grid-pipeline up`: the whole local stack in the foreground.
 
 Starts (or reuses) the embedded TimescaleDB and MQTT broker, then `dagster dev`
-and the Streamlit dashboard as child processes, prints where to look, and on
-Ctrl-C stops everything it started (services that were already running before
-are left running).
+(schedules and the ingestion sensor on), the Streamlit dashboard and the meter
+simulator as child processes; on an empty database it materialises the seed
+pipeline in the background. It prints where to look, and on Ctrl-C stops
+everything it started (services that were already running are left running).
 """
 
 from __future__ import annotations
@@ -140,6 +141,9 @@ def run_stack(settings: Settings) -> int:
                       "--server.port", str(settings.dashboard_port),
                       "--server.address", "127.0.0.1",
                       "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        # The live fleet, in real time; the Dagster ingestion sensor consumes it.
+        "simulator": [sys.executable, "-m", "grid_pipeline.cli", "simulate", "--load-fleet",
+                      "--quiet"],
     }  # fmt: skip
     children: list[subprocess.Popen[bytes]] = []
     try:
