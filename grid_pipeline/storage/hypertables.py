@@ -92,11 +92,20 @@ class HypertableStats:
     chunk_interval: timedelta | None
 
 
-def hypertable_stats(conn: psycopg.Connection[Any], table: str) -> HypertableStats:
-    """Rows (exact count), chunks and total bytes (hypertable_size, indexes included)."""
-    rows = conn.execute(
+def hypertable_stats(
+    conn: psycopg.Connection[Any], table: str, *, exact: bool = True
+) -> HypertableStats:
+    """Rows, chunks and total bytes (hypertable_size, indexes included).
+
+    `exact=False` takes TimescaleDB's `approximate_row_count` (statistics, no
+    scan): per-partition asset metadata should not scan the whole table each time.
+    """
+    count = (
         sql.SQL("SELECT count(*) FROM {table}").format(table=sql.Identifier(table))
-    ).fetchone()
+        if exact
+        else sql.SQL("SELECT approximate_row_count({table})").format(table=sql.Literal(table))
+    )
+    rows = conn.execute(count).fetchone()
     chunks = conn.execute(
         "SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = %s", (table,)
     ).fetchone()
