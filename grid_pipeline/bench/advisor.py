@@ -95,11 +95,8 @@ def advise(inputs: AdvisorInputs, extra: tuple[timedelta, ...] = ()) -> Advice:
     """Bounds, a recommendation, and verdicts for the standard and `extra` intervals."""
     if inputs.ingest_rows_per_s <= 0 or inputs.bytes_per_row <= 0 or inputs.memory_bytes <= 0:
         raise ValueError("ingest rate, row size and memory must be positive")
-    max_interval = timedelta(
-        seconds=MEMORY_SHARE
-        * inputs.memory_bytes
-        / (inputs.ingest_rows_per_s * inputs.bytes_per_row)
-    )
+    seconds = MEMORY_SHARE * inputs.memory_bytes / (inputs.ingest_rows_per_s * inputs.bytes_per_row)
+    max_interval = timedelta(minutes=int(seconds // 60))  # an estimate: whole minutes
     min_interval = inputs.reading_interval * MIN_ROWS_PER_SEGMENT
     candidates = sorted(set(CANDIDATES) | set(extra))
     fitting = [c for c in candidates if min_interval <= c <= max_interval]
