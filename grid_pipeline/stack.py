@@ -121,8 +121,20 @@ def _bootstrap_if_empty(settings: Settings, env: dict[str, str]) -> subprocess.P
         )  # fmt: skip
 
 
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM both stop the stack cleanly. SIGINT is set explicitly: a
+    process started in the background by a non-interactive shell inherits it ignored."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def run_stack(settings: Settings) -> int:
     """Run everything until Ctrl-C or until a child process dies; returns the exit code."""
+    _stop_on_signals()
     db_was_running = engine.status(settings) is not None
     broker_was_running = broker.status(settings) is not None
     database = ready_database(settings)
