@@ -20,7 +20,7 @@ from grid_pipeline.config import Settings
 from grid_pipeline.db.connection import connect
 from grid_pipeline.db.migrate import ready_database
 from grid_pipeline.defs.bench import build_benchmark_asset
-from grid_pipeline.defs.historic import historic_assets, history_partitions
+from grid_pipeline.defs.historic import historic_assets
 from grid_pipeline.defs.resources import TimescaleResource
 from grid_pipeline.defs.schema import database_schema
 from grid_pipeline.defs.storage import (
@@ -93,7 +93,9 @@ def materialize_pipeline(
         ]
 
     run([database_schema, fleet], "database_schema, meters")
-    keys = history_partitions(settings).get_partition_keys()
+    partitions = partitioned[0].partitions_def
+    assert partitions is not None
+    keys = partitions.get_partition_keys()
     for i, key in enumerate(keys, start=1):
         run(partitioned, f"readings partition {key} ({i}/{len(keys)})", partition_key=key)
     run([*storage, aggregates_match_raw, meter_day_completeness], "compression and aggregates")

@@ -129,7 +129,9 @@ def meters(timescale: TimescaleResource) -> dg.MaterializeResult:  # type: ignor
     )
 
 
-def build_readings_asset(settings: Settings) -> dg.AssetsDefinition:
+def build_readings_asset(
+    settings: Settings, partitions: dg.DailyPartitionsDefinition
+) -> dg.AssetsDefinition:
     """`energy_readings`: generated historic readings, one UTC day per partition."""
     primary = settings.chunk_variants[0]
 
@@ -138,7 +140,7 @@ def build_readings_asset(settings: Settings) -> dg.AssetsDefinition:
         group_name=READINGS_GROUP,
         kinds={"timescaledb", "polars"},
         deps=[meters],
-        partitions_def=history_partitions(settings),
+        partitions_def=partitions,
         check_specs=readings_check_specs(primary.table),
     )
     def energy_readings(
@@ -178,7 +180,9 @@ def build_readings_asset(settings: Settings) -> dg.AssetsDefinition:
     return energy_readings
 
 
-def build_variant_asset(variant: ChunkVariant, settings: Settings) -> dg.AssetsDefinition:
+def build_variant_asset(
+    variant: ChunkVariant, settings: Settings, partitions: dg.DailyPartitionsDefinition
+) -> dg.AssetsDefinition:
     """A hypertable with another chunk interval, filled from `energy_readings` server-side."""
     primary = settings.chunk_variants[0].table
 
@@ -187,7 +191,7 @@ def build_variant_asset(variant: ChunkVariant, settings: Settings) -> dg.AssetsD
         group_name=READINGS_GROUP,
         kinds={"timescaledb", "sql"},
         deps=[primary],
-        partitions_def=history_partitions(settings),
+        partitions_def=partitions,
         check_specs=readings_check_specs(variant.table),
         description=(
             f"The readings in a hypertable with {variant.interval} chunks, a copy of "
@@ -223,8 +227,11 @@ def build_variant_asset(variant: ChunkVariant, settings: Settings) -> dg.AssetsD
 def historic_assets(settings: Settings | None = None) -> Sequence[dg.AssetsDefinition]:
     """The fleet, the readings and one asset per further configured chunk interval."""
     settings = settings or load_settings()
+    # One partitions definition shared by all: it is computed from "now", and the
+    # readings and their variants must agree on it (even across midnight).
+    partitions = history_partitions(settings)
     return [
         meters,
-        build_readings_asset(settings),
-        *(build_variant_asset(v, settings) for v in settings.chunk_variants[1:]),
+        build_readings_asset(settings, partitions),
+        *(build_variant_asset(v, settings, partitions) for v in settings.chunk_variants[1:]),
     ]
