@@ -24,8 +24,8 @@ from datetime import timedelta
 import polars as pl
 from psycopg import sql
 
+from grid_pipeline.app.services import start_database
 from grid_pipeline.db.connection import connect
-from grid_pipeline.db.migrate import ready_database
 from grid_pipeline.fleet.meters import build_fleet
 from grid_pipeline.fleet.readings import iter_readings
 from grid_pipeline.storage.compression import compress_hypertable
@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--meters", type=int, default=500)
     parser.add_argument("--days", type=int, default=2)
     args = parser.parse_args()
-    db = ready_database()
+    db = start_database()
     fleet = build_fleet(args.meters, 42)
     window = default_window(args.days, timedelta(minutes=5))
     frame = pl.concat(list(iter_readings(fleet, *window, timedelta(minutes=5), 42, "UTC")))

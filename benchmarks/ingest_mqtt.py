@@ -40,9 +40,9 @@ import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
+from grid_pipeline.app.services import start_database
 from grid_pipeline.config import load_settings
 from grid_pipeline.db.connection import Database, connect
-from grid_pipeline.db.migrate import ready_database
 from grid_pipeline.embedded import engine
 from grid_pipeline.embedded.process import free_port, port_accepts
 from grid_pipeline.fleet.meters import build_fleet
@@ -248,7 +248,7 @@ def main() -> None:
                    GRID_MQTT_PORT=str(free_port()))  # fmt: skip
         settings = load_settings(env)
         os.environ.update(env)
-        db = ready_database(settings)
+        db = start_database(settings)
         (Path(tmp) / "mosquitto").mkdir()
         # 1000: the publisher's inbound window (Mosquitto announces max_inflight_messages as
         # its Receive Maximum); the consumer's window is its own Receive Maximum (MQTT 5).

@@ -22,8 +22,8 @@ from datetime import timedelta
 import polars as pl
 from psycopg import sql
 
+from grid_pipeline.app.services import start_database
 from grid_pipeline.db.connection import Database, connect
-from grid_pipeline.db.migrate import ready_database
 from grid_pipeline.db.writer import READING_COLUMNS, as_reading_frame, writer_for
 from grid_pipeline.fleet.meters import build_fleet
 from grid_pipeline.fleet.readings import iter_readings
@@ -97,7 +97,7 @@ def main() -> None:
     parser.add_argument("--naive-rows", type=int, default=5_000)
     args = parser.parse_args()
 
-    db = ready_database()
+    db = start_database()
     fleet = build_fleet(args.meters, 42)
     window = default_window(args.days, INTERVAL)
     gen_times, frames = [], []

@@ -26,8 +26,7 @@ import psycopg
 import streamlit as st
 
 from grid_pipeline.config import ConfigError, Settings, load_settings
-from grid_pipeline.db.connection import Database, connect
-from grid_pipeline.db.migrate import ready_database
+from grid_pipeline.db.connection import Database, connect, resolve_database
 from grid_pipeline.db.sqlfiles import query
 from grid_pipeline.embedded.process import ServiceError
 from grid_pipeline.storage.seed_queries import seed_query
@@ -55,15 +54,16 @@ def database() -> Database:
     Production sets `GRID_READER_DATABASE_URL` to a URL of a read-only role (the
     dashboard never writes), which is used as it is: nothing is started or
     migrated. Unset, the dashboard uses the project's database like every other
-    client: the configured `GRID_DATABASE_URL`, or the embedded engine (started
-    if needed, schema migrated once per process). PGlite is one superuser
-    session, so the embedded engine has no roles to switch to.
+    client: the configured `GRID_DATABASE_URL`, or the running embedded engine.
+    The dashboard starts nothing and migrates nothing (`grid-pipeline up` does);
+    with the engine down every page says so in one line. PGlite is one
+    superuser session, so the embedded engine has no roles to switch to.
     """
     try:
         config = load_settings()
         if config.reader_database_url:
             return Database(config.reader_database_url, embedded=False)
-        return ready_database(config)
+        return resolve_database(config)
     except (ServiceError, ConfigError, psycopg.OperationalError) as exc:
         raise DatabaseUnavailable(str(exc)) from exc
 

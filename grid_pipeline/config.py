@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -129,6 +129,27 @@ def _timezone(env: Mapping[str, str]) -> str:
     return raw
 
 
+def _instant(env: Mapping[str, str], name: str, interval: timedelta) -> datetime | None:
+    """An ISO 8601 instant (UTC when no offset is given) on the interval grid, or None."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name}: {raw!r} is not an ISO 8601 time like 2026-11-30T00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    if not epoch < moment < datetime(9000, 1, 1, tzinfo=UTC):
+        raise ConfigError(f"{name}: {raw!r} is outside 1970..9000")
+    if (moment - epoch) % interval:
+        raise ConfigError(f"{name}: {raw!r} is not on the {interval} reading grid")
+    return moment.astimezone(UTC)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Validated settings; build with `load_settings()`."""
@@ -151,6 +172,9 @@ class Settings:
     compress_after: timedelta
     refresh_lookback: timedelta
     chunk_variants: tuple[ChunkVariant, ...] = field(default_factory=tuple)
+    history_end: datetime | None = None  # GRID_HISTORY_END; None: fixed at the first bootstrap
+    ingest_sensor: bool = True  # GRID_INGEST_SENSOR: the Dagster ingestion sensor starts on
+    bench_repeat: int = 3  # GRID_BENCH_REPEAT: timed runs per benchmark query
 
     @property
     def embedded_db(self) -> bool:
@@ -231,4 +255,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         chunk_variants=parse_chunk_intervals(
             env.get("GRID_CHUNK_INTERVALS", DEFAULT_CHUNK_INTERVALS)
         ),
+        history_end=_instant(env, "GRID_HISTORY_END", interval),
+        ingest_sensor=_choice(env, "GRID_INGEST_SENSOR", ("on", "off")) == "on",
+        bench_repeat=_positive_int(env, "GRID_BENCH_REPEAT", 3),
     )

@@ -1,4 +1,8 @@
-"""Dagster definitions for Grid Pipeline: assembled here, defined in `grid_pipeline.defs`."""
+"""Dagster definitions for Grid Pipeline: assembled here, defined in `grid_pipeline.defs`.
+
+Loading this module connects to nothing and starts nothing; it reads the
+settings and the historic window's fixed end (`grid_pipeline.app.dataset`).
+"""
 
 import dagster as dg
 
@@ -16,8 +20,11 @@ defs = dg.Definitions.merge(
     dg.Definitions(
         assets=[database_schema, *historic_assets(settings)],
         resources={"timescale": timescale_from_environment()},
+        # One step at a time inside a run, in the run's own process: the engine serves
+        # one session anyway, and a process per step costs seconds of imports each.
+        executor=dg.in_process_executor,
     ),
     storage_defs(settings),
     bench_defs(settings),
-    ingestion_defs(),
+    ingestion_defs(settings),
 )

@@ -29,9 +29,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from grid_pipeline.app.services import start_broker, start_database
 from grid_pipeline.config import Settings, load_settings
 from grid_pipeline.db.connection import Database, connect
-from grid_pipeline.db.migrate import ready_database
 from grid_pipeline.embedded import broker, engine
 from grid_pipeline.embedded.process import free_port
 from grid_pipeline.fleet.meters import build_fleet
@@ -234,8 +234,8 @@ def run_soak(
     """Run the soak and reconcile; services started here are stopped at the end."""
     settings = soak_settings(base, data_dir)
     report = SoakReport(minutes=minutes, meters=meters)
-    db = ready_database(settings)
-    broker.ensure_running(settings)
+    db = start_database(settings)
+    start_broker(settings)
     fleet = build_fleet(meters + 1, settings.seed)  # the last meter is the latency probe
     replace_fleet(db, fleet)
     probe_meter = (meters + 1, str(fleet.get_column("feeder")[-1]))

@@ -1,10 +1,16 @@
 """`grid-pipeline up`: the whole local stack in the foreground.
 
-Starts (or reuses) the embedded TimescaleDB and MQTT broker, then `dagster dev`
-(schedules and the ingestion sensor on), the Streamlit dashboard and the meter
-simulator as child processes; on an empty database it materialises the seed
-pipeline in the background. It prints where to look, and on Ctrl-C stops
-everything it started (services that were already running are left running).
+Starts (or reuses) the embedded TimescaleDB and MQTT broker, migrates, fixes
+the historic window, then runs `dagster dev` (webserver and daemon; schedules
+and the ingestion sensor on), the Streamlit dashboard and the meter simulator
+as child processes. On an empty database it submits the seed pipeline to the
+running Dagster instance as one backfill (visible under Backfills). It prints
+where to look; Ctrl-C (or SIGTERM) stops everything it started, and a second
+Ctrl-C during shutdown does not abandon it.
+
+`up --once` starts the same services without the dashboard and simulator,
+submits the backfill, waits for it and exits non-zero when a run or a blocking
+check failed; it leaves nothing running that it started.
 """
 
 from __future__ import annotations
@@ -16,40 +22,35 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
+from grid_pipeline.app.dataset import history_window
+from grid_pipeline.app.history import history_is_built
+from grid_pipeline.app.services import start_broker, start_database
 from grid_pipeline.config import Settings
-from grid_pipeline.db.migrate import ready_database
 from grid_pipeline.embedded import broker, engine
+from grid_pipeline.orchestration import dagster_api
+from grid_pipeline.orchestration.bootstrap import await_bootstrap, submit_bootstrap
+from grid_pipeline.orchestration.instance_config import TIMESCALEDB_POOL, write_dagster_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-DAGSTER_YAML = """\
-# Written by grid-pipeline up: local instance in GRID_DATA_DIR (SQLite storage).
-telemetry:
-  enabled: false
-run_queue:
-  # The embedded engine serves one session at a time; runs queue for it anyway,
-  # so a few concurrent runs are enough.
-  max_concurrent_runs: 4
-"""
+BOOTSTRAP_TIMEOUT_S = 3 * 3600
 
 
 def prepare_dagster_home(settings: Settings) -> Path:
-    """Create the project-local DAGSTER_HOME with its dagster.yaml (kept if edited)."""
-    home = settings.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
-    return home
+    """The project-local DAGSTER_HOME with its dagster.yaml (pool, run queue, storage)."""
+    write_dagster_yaml(settings.dagster_home)
+    return settings.dagster_home
 
 
-def child_environment(settings: Settings) -> dict[str, str]:
+def child_environment(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment for child processes: same data dir (absolute) and DAGSTER_HOME."""
     env = dict(os.environ)
     env["GRID_DATA_DIR"] = str(settings.data_dir)
     env["DAGSTER_HOME"] = str(prepare_dagster_home(settings))
+    env.update(extra)
     return env
 
 
@@ -62,92 +63,138 @@ def _answers(url: str) -> bool:
 
 
 def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each child's process group, then SIGKILL what is left after 20 s."""
     for child in children:
         if child.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
     for child in children:
-        try:
-            child.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.pid, signal.SIGKILL)
-
-
-def materialize_with_instance(settings: Settings, benchmark_repeat: int = 3) -> int:
-    """Materialise the pipeline with the project's Dagster instance (runs show in the UI)."""
-    import dagster as dg
-
-    from grid_pipeline.pipeline import materialize_pipeline
-
-    os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(settings))
-    with dg.DagsterInstance.get() as instance:
-        result = materialize_pipeline(
-            settings, instance=instance, benchmark_repeat=benchmark_repeat,
-            progress=lambda text: print(text, flush=True),
-        )  # fmt: skip
-    print(f"pipeline: {result.runs} runs, {len(result.assets)} assets materialised in "
-          f"{result.seconds:.0f} s; failed checks: {result.failed_checks or 'none'}")  # fmt: skip
-    return 1 if result.failed_checks else 0
-
-
-def run_once(settings: Settings, benchmark_repeat: int = 3) -> int:
-    """`up --once`: services up, the whole pipeline materialised, services back as they were."""
-    db_was_running = engine.status(settings) is not None
-    broker_was_running = broker.status(settings) is not None
-    try:
-        ready_database(settings)
-        broker.ensure_running(settings)
-        return materialize_with_instance(settings, benchmark_repeat)
-    finally:
-        if not broker_was_running:
-            broker.stop(settings)
-        if not db_was_running and settings.embedded_db:
-            engine.stop(settings)
-
-
-def _bootstrap_if_empty(settings: Settings, env: dict[str, str]) -> subprocess.Popen[bytes] | None:
-    """On an empty database, build the seed data set in the background through Dagster."""
-    from grid_pipeline.pipeline import database_is_empty
-
-    if not database_is_empty(settings):
-        return None
-    print("database is empty: materialising the seed pipeline in the background "
-          f"(runs appear in the Dagster UI; log: {settings.log_dir / 'pipeline.log'})")  # fmt: skip
-    with (settings.log_dir / "pipeline.log").open("ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "grid_pipeline.cli", "materialize"],
-            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        # The group may outlive its leader (run workers of dagster dev): kill what remains.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=5)
 
 
 def _stop_on_signals() -> None:
     """Ctrl-C and SIGTERM both stop the stack cleanly. SIGINT is set explicitly: a
     process started in the background by a non-interactive shell inherits it ignored."""
 
-    def interrupt(signum: int, frame: object) -> None:
+    def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
 
 
+def _shield_shutdown() -> None:
+    """From here on Ctrl-C and SIGTERM only say that shutdown is under way: an
+    interrupted shutdown would leave the engine and broker running with no owner."""
+
+    def still_stopping(signum: int, frame: FrameType | None) -> None:
+        print("still stopping: Dagster, dashboard, then the engine and broker ...",
+              file=sys.stderr, flush=True)  # fmt: skip
+
+    signal.signal(signal.SIGINT, still_stopping)
+    signal.signal(signal.SIGTERM, still_stopping)
+
+
+@contextlib.contextmanager
+def services(settings: Settings) -> Iterator[tuple[str, str]]:
+    """Engine and broker up (and the schema migrated) for the block; on exit, stop what
+    this started, whatever interrupts the block. Yields (database URL, MQTT URL)."""
+    db_was_running = engine.status(settings) is not None
+    broker_was_running = broker.status(settings) is not None
+    try:
+        database = start_database(settings)
+        history_window(settings)  # fixed once, before any Dagster process reads it
+        yield database.url + (" (embedded)" if database.embedded else ""), start_broker(settings)
+    finally:
+        _shield_shutdown()
+        if not broker_was_running:
+            broker.stop(settings)
+        if not db_was_running and settings.embedded_db:
+            engine.stop(settings)
+
+
+def _spawn(
+    name: str, command: list[str], env: dict[str, str], log_dir: Path
+) -> subprocess.Popen[bytes]:
+    with (log_dir / f"{name}.log").open("ab") as log:
+        return subprocess.Popen(
+            command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+
+def _dagster_dev(settings: Settings) -> list[str]:
+    return [sys.executable, "-m", "dagster", "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
+            "-h", "127.0.0.1", "-p", str(settings.dagster_port)]  # fmt: skip
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _instance_ready(dagster_url: str) -> None:
+    """The code location is loaded; the engine's pool is pinned to one run at a time."""
+    dagster_api.wait_until_ready(dagster_url, timeout_s=180)
+    dagster_api.set_pool_limit(dagster_url, TIMESCALEDB_POOL, 1)
+
+
+def run_once(settings: Settings) -> int:
+    """`up --once`: services up, the seed backfill submitted through Dagster and awaited."""
+    _stop_on_signals()
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    dagster_url = f"http://127.0.0.1:{settings.dagster_port}"
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        with services(settings) as (database_url, mqtt_url):
+            _say(f"database   {database_url}\nmqtt       {mqtt_url}")
+            # No live ingestion here: this run builds the data set and exits.
+            env = child_environment(settings, GRID_INGEST_SENSOR="off")
+            children.append(_spawn("dagster", _dagster_dev(settings), env, settings.log_dir))
+            try:
+                _instance_ready(dagster_url)
+                backfill_id = submit_bootstrap(dagster_url)
+                _say(f"backfill {backfill_id} submitted: {dagster_url}/runs/b/{backfill_id}")
+                outcome = await_bootstrap(
+                    dagster_url, backfill_id, progress=_say, timeout_s=BOOTSTRAP_TIMEOUT_S
+                )
+                dagster_api.wait_for_idle(dagster_url, timeout_s=600)
+            finally:
+                _shield_shutdown()
+                _stop_children(children)
+    except KeyboardInterrupt:
+        print("\ninterrupted; stopped what this started", file=sys.stderr)
+        return 130
+    _say(outcome.summary())
+    return 0 if outcome.ok else 1
+
+
+def materialize(settings: Settings) -> int:
+    """`grid-pipeline materialize`: the seed backfill submitted to the running `up`, awaited."""
+    dagster_url = f"http://127.0.0.1:{settings.dagster_port}"
+    dagster_api.wait_until_ready(dagster_url, timeout_s=10)
+    backfill_id = submit_bootstrap(dagster_url)
+    _say(f"backfill {backfill_id} submitted: {dagster_url}/runs/b/{backfill_id}")
+    outcome = await_bootstrap(
+        dagster_url, backfill_id, progress=_say, timeout_s=BOOTSTRAP_TIMEOUT_S
+    )
+    _say(outcome.summary())
+    return 0 if outcome.ok else 1
+
+
 def run_stack(settings: Settings) -> int:
     """Run everything until Ctrl-C or until a child process dies; returns the exit code."""
     _stop_on_signals()
-    db_was_running = engine.status(settings) is not None
-    broker_was_running = broker.status(settings) is not None
-    database = ready_database(settings)
-    mqtt_url = broker.ensure_running(settings)
-    env = child_environment(settings)
-    dagster_url = f"http://127.0.0.1:{settings.dagster_port}"
-    dashboard_url = f"http://127.0.0.1:{settings.dashboard_port}"
     log_dir = settings.log_dir
     log_dir.mkdir(parents=True, exist_ok=True)
     commands = {
-        "dagster": [sys.executable, "-m", "dagster", "dev",
-                    "-w", str(REPO_ROOT / "workspace.yaml"),
-                    "-h", "127.0.0.1", "-p", str(settings.dagster_port)],
+        "dagster": _dagster_dev(settings),
         "dashboard": [sys.executable, "-m", "streamlit", "run",
                       str(REPO_ROOT / "dashboard" / "app.py"),
                       "--server.port", str(settings.dashboard_port),
@@ -159,45 +206,62 @@ def run_stack(settings: Settings) -> int:
     }  # fmt: skip
     children: list[subprocess.Popen[bytes]] = []
     try:
-        for name, command in commands.items():
-            with (log_dir / f"{name}.log").open("ab") as log:
-                children.append(
-                    subprocess.Popen(
-                        command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
-                )  # fmt: skip
-        bootstrap = _bootstrap_if_empty(settings, env)
-        if bootstrap is not None:
-            children.append(bootstrap)
-        print(f"database   {database.url}" + (" (embedded)" if database.embedded else ""))
-        print(f"mqtt       {mqtt_url}")
-        print(f"logs       {log_dir}")
-        print("waiting for the Dagster UI and the dashboard to answer ...", flush=True)
-        pending = {"Dagster UI": dagster_url, "dashboard": dashboard_url}
+        with services(settings) as (database_url, mqtt_url):
+            try:
+                return _supervise(settings, commands, children, database_url, mqtt_url)
+            finally:
+                _shield_shutdown()
+                _stop_children(children)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _supervise(
+    settings: Settings,
+    commands: dict[str, list[str]],
+    children: list[subprocess.Popen[bytes]],
+    database_url: str,
+    mqtt_url: str,
+) -> int:
+    """Start the children, say where to look, submit the bootstrap when due, watch them."""
+    bootstrap_due = not history_is_built(settings)  # before the simulator writes anything
+    env = child_environment(settings)
+    for name, command in commands.items():
+        children.append(_spawn(name, command, env, settings.log_dir))
+    dagster_url = f"http://127.0.0.1:{settings.dagster_port}"
+    _say(f"database   {database_url}\nmqtt       {mqtt_url}\nlogs       {settings.log_dir}")
+    _say("waiting for the Dagster UI and the dashboard to answer ...")
+    pending = {"Dagster UI": dagster_url,
+               "dashboard": f"http://127.0.0.1:{settings.dashboard_port}"}  # fmt: skip
+    backfill: str | None = None
+    pinned = False
+    try:
         while True:
             for label, url in list(pending.items()):
                 if _answers(url):
-                    print(f"{label:<10} {url}", flush=True)
+                    _say(f"{label:<10} {url}")
                     del pending[label]
                     if not pending:
-                        print("ready; Ctrl-C stops everything", flush=True)
-            if bootstrap is not None and bootstrap.poll() is not None:
-                outcome = "done" if bootstrap.returncode == 0 else "FAILED"
-                print(f"seed pipeline {outcome}; see {log_dir / 'pipeline.log'}", flush=True)
-                bootstrap = None
+                        _say("ready; Ctrl-C stops everything")
+            if not pinned and "Dagster UI" not in pending:
+                _instance_ready(dagster_url)
+                pinned = True
+            if bootstrap_due and pinned:
+                backfill = submit_bootstrap(dagster_url)
+                bootstrap_due = False
+                _say(f"historic data set incomplete: seed backfill {backfill} submitted "
+                     f"({dagster_url}/runs/b/{backfill})")  # fmt: skip
+            if backfill is not None:
+                state = dagster_api.backfill_status(dagster_url, backfill)
+                if state.done:
+                    _say(f"seed backfill {state.status.lower()}: {dagster_url}/runs/b/{backfill}")
+                    backfill = None
             for name, child in zip(commands, children, strict=False):
                 if child.poll() is not None:
-                    print(f"{name} exited with code {child.returncode}; see {log_dir / name}.log",
-                          file=sys.stderr)  # fmt: skip
+                    print(f"{name} exited with code {child.returncode}; see "
+                          f"{settings.log_dir / name}.log", file=sys.stderr)  # fmt: skip
                     return 1
-            time.sleep(0.5)
+            time.sleep(1.0)
     except KeyboardInterrupt:
-        print("\nstopping ...", flush=True)
+        _say("\nstopping ...")
         return 0
-    finally:
-        _stop_children(children)
-        if not broker_was_running:
-            broker.stop(settings)
-        if not db_was_running and database.embedded:
-            engine.stop(settings)

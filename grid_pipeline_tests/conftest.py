@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from psycopg import sql
 
+from grid_pipeline.app.services import start_database
 from grid_pipeline.config import Settings, load_settings
 from grid_pipeline.db.connection import Database, connect
-from grid_pipeline.db.migrate import ready_database
 from grid_pipeline.embedded import engine
 from grid_pipeline.embedded.process import free_port
 from grid_pipeline.fleet.meters import build_fleet
@@ -64,7 +64,7 @@ def settings(session_env: dict[str, str]) -> Settings:
 @pytest.fixture(scope="session")
 def database(settings: Settings) -> Iterator[Database]:
     """The session's embedded TimescaleDB, started and migrated; stopped at the end."""
-    db = ready_database(settings)
+    db = start_database(settings)
     yield db
     engine.stop(settings)
 

@@ -112,7 +112,7 @@ def test_two_shared_subscription_workers_split_the_stream(database: Database) ->
 def _consumer_process(url: str, root: str, client_id: str, log: Path) -> subprocess.Popen[bytes]:
     env = dict(os.environ, GRID_MQTT_URL=url)
     return subprocess.Popen(
-        [sys.executable, "-m", "grid_pipeline.mqtt.commands", "ingest", "--mqtt-version", "5",
+        [sys.executable, "-m", "grid_pipeline.cli", "ingest", "--mqtt-version", "5",
          "--topic-root", root, "--client-id", client_id, "--batch-size", "200"],
         env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
     )  # fmt: skip

@@ -9,9 +9,13 @@ variable documented, every referenced file present, no secret in the repository.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import dagster as dg
 import pytest
 import yaml
 
@@ -178,12 +182,148 @@ def test_service_urls_use_the_least_privileged_roles() -> None:
     assert env("simulator")["GRID_MQTT_URL"].startswith("mqtt://grid-simulator:")
 
 
-def test_ingest_scales_on_a_shared_subscription_with_unique_client_ids() -> None:
+# --- one ingestion path: one consumer group, distinct and stable replica client ids ---------
+
+ACL = ROOT / "deploy/emqx/acl.conf"
+SLOT_SCRIPT = ROOT / "deploy/ingest/replica_slot.py"
+_INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
+_ACL_RULE = re.compile(r"^\{allow,\s*(?P<who>.+?),\s*(?P<action>publish|subscribe|all),\s*\[")
+
+
+def _resolved_environment(name: str) -> dict[str, str]:
+    """A service's environment as compose would resolve it from the .env.example values.
+
+    Required secrets (``${VAR:?...}``), empty in .env.example, become a placeholder.
+    """
+    documented = _env_example()
+
+    def value(match: re.Match[str]) -> str:
+        variable, operator, default = match.groups()
+        if documented.get(variable):
+            return documented[variable]
+        return "placeholder" if operator and operator.endswith("?") else (default or "")
+
+    environment = _services()[name].get("environment", {})
+    return {key: _INTERPOLATION.sub(value, str(raw)) for key, raw in environment.items()}
+
+
+def _mqtt_user(environment: dict[str, str]) -> str | None:
+    url = environment.get("GRID_MQTT_URL")
+    return urlsplit(url).username if url else None
+
+
+def _acl_subscribers() -> list[str]:
+    """Who the broker lets subscribe: the subject of every allow rule for subscribe or all."""
+    rules = [_ACL_RULE.match(line.strip()) for line in ACL.read_text().splitlines()]
+    return [r["who"] for r in rules if r and r["action"] in ("subscribe", "all")]
+
+
+def _consumer_services() -> list[str]:
+    """Services that hold credentials of an MQTT user the broker lets subscribe."""
+    subscribers = set(_acl_subscribers())
+    return sorted(
+        name
+        for name in _services()
+        if f'{{username, "{_mqtt_user(_resolved_environment(name))}"}}' in subscribers
+    )
+
+
+def _share_group(name: str) -> str:
+    """The share group a consumer service subscribes with, variables resolved."""
+    command = " ".join(_services()[name]["command"])
+    assert "grid-pipeline ingest" in command, f"{name}: holds consumer credentials, not a consumer"
+    assert "--mqtt-version 5" in command, f"{name}: shared subscriptions need MQTT 5"
+    group = re.search(r'--share-group\s+"?([^"\s]+)"?', command)
+    assert group, f"{name}: plain subscription: every reading would reach it besides the group"
+    environment = _resolved_environment(name)
+    return re.sub(r"\$\$\{(\w+)\}", lambda m: environment.get(m[1], ""), group[1])
+
+
+def test_only_the_ingest_service_may_subscribe_to_readings() -> None:
+    """The broker enforces the single ingestion path: one MQTT user may subscribe."""
+    assert _acl_subscribers() == ['{username, "grid-ingest"}']
+    assert _consumer_services() == ["ingest"]
+    # Dagster (runs are subprocesses of the code server) publishes only: its simulator job.
+    assert _mqtt_user(_resolved_environment("code-server")) == "grid-simulator"
+
+
+def test_exactly_one_consumer_group_reads_the_readings() -> None:
+    groups = {name: _share_group(name) for name in _consumer_services()}
+    assert len(set(groups.values())) == 1, f"more than one consumer group: {groups}"
+    (group,) = set(groups.values())
+    assert group and "/" not in group and "+" not in group and "#" not in group, group
+
+
+def test_the_dagster_ingestion_sensor_is_off_in_production() -> None:
+    """The code server's settings turn the sensor off, and the definitions honour it."""
+    from grid_pipeline.config import load_settings
+    from grid_pipeline.defs.ingestion import INGESTION_JOB, ingestion_defs
+
+    environment = _resolved_environment("code-server")
+    assert environment.get("GRID_INGEST_SENSOR") == "off"
+    settings = load_settings(environment)
+    sensors = [s for s in ingestion_defs(settings).sensors if s.job_name == INGESTION_JOB]
+    assert sensors, "expected the ingestion sensor in the code location"
+    for sensor in sensors:
+        assert sensor.default_status == dg.DefaultSensorStatus.STOPPED, sensor.name
+
+
+def test_ingest_replicas_get_distinct_client_ids_that_survive_recreation() -> None:
     ingest = _services()["ingest"]
     assert "replicas" in ingest["deploy"]
     command = " ".join(ingest["command"])
-    assert "--share-group" in command and "--mqtt-version 5" in command
-    assert "$$(hostname)" in command, "each replica needs its own client id"
+    slot_dir = re.search(
+        r"python /opt/grid/replica_slot\.py (\S+) -- grid-pipeline ingest", command
+    )
+    assert slot_dir, "each replica must claim its slot (its client id) through replica_slot.py"
+    client_id = re.search(r'--client-id\s+"?([^"\s]+)"?', command)
+    assert client_id and client_id[1].endswith("{slot}"), "client id must be per slot"
+    mounts = {m.split(":")[1]: m.split(":")[0] for m in ingest["volumes"]}
+    assert mounts["/opt/grid/replica_slot.py"] == "./deploy/ingest/replica_slot.py"
+    # One directory shared by every replica: a named volume (a path of the container or
+    # a service-level tmpfs is per replica, and every replica would claim slot 1),
+    # writable by the image's non-root user.
+    volume = mounts[slot_dir[1]]
+    assert volume in _compose()["volumes"], "slot locks need a shared named volume"
+    options = _compose()["volumes"][volume]["driver_opts"]
+    assert options["type"] == "tmpfs" and "mode=1777" in options["o"].split(","), options
+    assert re.search(r"^USER (?!root)", DOCKERFILE.read_text(), re.M), "non-root image user"
+    # Other consumers' default ids never take a replica's session over.
+    from grid_pipeline.defs.ingestion import IngestionConfig
+    from grid_pipeline.mqtt.consumer import ConsumerConfig
+
+    prefix = client_id[1].removesuffix("{slot}")
+    others = [ConsumerConfig(broker_url="mqtt://x").client_id,
+              IngestionConfig.model_fields["client_id"].default]  # fmt: skip
+    assert not any(other.startswith(prefix) for other in others), (prefix, others)
+
+
+def test_replica_slots_are_distinct_while_held_and_reused_once_free(tmp_path: Path) -> None:
+    """deploy/ingest/replica_slot.py: concurrent replicas, then a re-created one."""
+    probe = "import sys, time; print(sys.argv[1], flush=True); time.sleep(float(sys.argv[2]))"
+
+    def replica(hold_s: float) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, str(SLOT_SCRIPT), str(tmp_path), "--",
+             sys.executable, "-c", probe, "grid-ingest-replica-{slot}", str(hold_s)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+
+    running = [replica(30) for _ in range(4)]
+    try:
+        ids = [proc.stdout.readline().strip() for proc in running if proc.stdout]
+        assert sorted(ids) == [f"grid-ingest-replica-{n}" for n in (1, 2, 3, 4)]
+        # Replica 2 dies (container re-created): its successor gets slot 2 back, not 5.
+        second = running[ids.index("grid-ingest-replica-2")]
+        second.kill()
+        second.wait(10)
+        successor = replica(0)
+        out, _ = successor.communicate(timeout=30)
+        assert out.strip() == "grid-ingest-replica-2"
+    finally:
+        for proc in running:
+            proc.kill()
+            proc.wait(10)
 
 
 def test_code_server_command_matches_the_workspace() -> None:

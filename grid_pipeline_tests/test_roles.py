@@ -325,7 +325,7 @@ def test_dagster_role_owns_its_database(cluster: Cluster) -> None:
 
 @pytest.mark.parametrize("role", ["grid_ingest", "grid_reader"])
 def test_service_roles_pass_the_migrators_check(cluster: Cluster, role: str) -> None:
-    """`ingest` and `simulate` call ready_database(): with the schema current it must
+    """`ingest` and `simulate` call start_database(): with the schema current it must
     run no DDL, so a role without CREATE (or a read-only session) gets through."""
     report = migrate(cluster.db(role))
     assert report.applied == []

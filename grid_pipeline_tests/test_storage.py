@@ -16,10 +16,8 @@ from grid_pipeline.defs.resources import TimescaleResource
 from grid_pipeline.defs.storage import (
     aggregates_match_raw,
     build_compression_asset,
-    compression_job,
     continuous_aggregates,
     meter_day_completeness,
-    refresh_aggregates_job,
     storage_defs,
 )
 from grid_pipeline.fleet.readings import generate_readings
@@ -114,9 +112,16 @@ def test_assets_jobs_and_checks_run_in_process(
     assert set(checks) >= {f"{n}_matches_raw" for n in AGGREGATES} | {
         "row_count_unchanged", "meter_day_completeness"}  # fmt: skip
     assert all(c.passed for c in checks.values()), [n for n, c in checks.items() if not c.passed]
-    for job in (compression_job, refresh_aggregates_job):
+    defs = dg.Definitions.merge(storage_defs(settings), dg.Definitions(
+        assets=[dg.AssetSpec(v.table) for v in settings.chunk_variants],
+        resources={"timescale": resource}))  # fmt: skip
+    for name in ("compression_job", "refresh_aggregates_job"):
         for _ in range(2):  # running a job twice is harmless
-            assert job.execute_in_process(resources={"timescale": resource}).success
+            run = defs.resolve_job_def(name).execute_in_process()
+            assert run.success
+            # The upkeep shows which assets it updated, with its checks.
+            assert run.get_asset_materialization_events()
+            assert all(c.passed for c in run.get_asset_check_evaluations())
 
 
 def test_schedules_are_defined_and_on_by_default(settings: Settings) -> None:

@@ -6,6 +6,11 @@ never kept idle, and never prepares named statements (the session outlives the
 client; the server resets it, but auto-prepared `_pg3_N` names would still be a
 trap if it did not). Against a native server the same code runs; a pool is
 available there for long-lived services.
+
+Getting a connection starts nothing: `resolve_database` finds the configured
+database and fails with one line when the embedded engine is not running.
+Starting the engine and migrating happen at explicit entry points
+(`grid_pipeline.app.services`: `grid-pipeline up`, `db start`, the CLI commands).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import psycopg
 
 from grid_pipeline.config import Settings, load_settings
 from grid_pipeline.embedded import engine
+from grid_pipeline.embedded.process import ServiceError, port_accepts
 
 
 @dataclass(frozen=True)
@@ -44,12 +50,22 @@ class Database:
         return not self.embedded
 
 
+class DatabaseNotRunning(ServiceError):
+    """The embedded engine is configured but not running (nothing here starts it)."""
+
+
 def resolve_database(settings: Settings | None = None) -> Database:
-    """The configured database; the embedded engine is started if it is not running."""
+    """The configured database, as it is: a URL, or the running embedded engine's URL."""
     settings = settings or load_settings()
     if settings.database_url:
         return Database(settings.database_url, embedded=False)
-    return Database(engine.ensure_running(settings).url, embedded=True)
+    current = engine.status(settings)
+    if current is None or not port_accepts(engine.HOST, current.port):
+        raise DatabaseNotRunning(
+            f"the embedded TimescaleDB for {settings.data_dir} is not running: "
+            "start it with `grid-pipeline db start` (or `make run`)"
+        )
+    return Database(current.url, embedded=True)
 
 
 @contextmanager

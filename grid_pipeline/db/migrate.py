@@ -12,8 +12,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
-from grid_pipeline.config import Settings
-from grid_pipeline.db.connection import Database, connect, resolve_database
+from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.db.sqlfiles import schema_files
 
 logger = logging.getLogger(__name__)
@@ -73,15 +72,3 @@ def migrate(db: Database) -> MigrationReport:
             applied.append(path.stem)
             logger.info("applied migration %s", path.name)
     return MigrationReport(applied, skipped)
-
-
-_MIGRATED: set[str] = set()
-
-
-def ready_database(settings: Settings | None = None) -> Database:
-    """The configured database, started if embedded, with the schema migrated (once per process)."""
-    db = resolve_database(settings)
-    if db.url not in _MIGRATED:
-        migrate(db)
-        _MIGRATED.add(db.url)
-    return db

@@ -5,20 +5,20 @@ import dagster as dg
 from grid_pipeline.bench.report import headline_table, ingest_table, key_ratios, write_report
 from grid_pipeline.bench.run import run_benchmark
 from grid_pipeline.config import Settings, load_settings
-from grid_pipeline.defs.resources import TimescaleResource
+from grid_pipeline.defs.resources import ENGINE_POOL, TimescaleResource
 
 
 class BenchmarkConfig(dg.Config):
     """Run configuration of one benchmark materialisation."""
 
-    repeat: int = 3  # timed runs per query after one warm-up
+    repeat: int = 0  # timed runs per query after one warm-up; 0: GRID_BENCH_REPEAT (3)
     ingest_rows: int = 50_000  # rows for the fast ingest paths (slow ones use a sample)
 
 
 def build_benchmark_asset(settings: Settings) -> dg.AssetsDefinition:
     deps = ["continuous_aggregates", *(f"{v.table}_compression" for v in settings.chunk_variants)]
 
-    @dg.asset(group_name="benchmark", kinds={"timescaledb", "plotly"}, deps=deps)
+    @dg.asset(group_name="benchmark", kinds={"timescaledb", "plotly"}, deps=deps, pool=ENGINE_POOL)
     def query_benchmark(
         context: dg.AssetExecutionContext, timescale: TimescaleResource, config: BenchmarkConfig
     ) -> dg.MaterializeResult:  # type: ignore[type-arg]
@@ -30,7 +30,8 @@ def build_benchmark_asset(settings: Settings) -> dg.AssetsDefinition:
         """
         cfg = timescale.settings()
         report = run_benchmark(
-            timescale.database(), cfg, repeat=config.repeat, ingest_rows=config.ingest_rows,
+            timescale.database(), cfg, repeat=config.repeat or cfg.bench_repeat,
+            ingest_rows=config.ingest_rows,
             progress=context.log.info,
         )  # fmt: skip
         paths = write_report(report, cfg.data_dir / "bench" / f"run-{report.run_id}")

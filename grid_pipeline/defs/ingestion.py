@@ -1,10 +1,13 @@
-"""Dagster control plane of the live path: ingestion job, its keep-alive sensor, simulator job.
+"""Dagster control plane of the live path: the ingestion asset, its keep-alive sensor, simulator.
 
-* `mqtt_ingestion_job` consumes for a bounded window (``duration_s``) and ends
-  cleanly; between runs the broker's persistent session holds the messages, so
-  bounded runs lose nothing and each run is a readable unit in the Dagster UI.
-  Its counters are reported as metadata on the `energy_readings` asset (a
-  materialization when rows were added, an observation otherwise).
+* `mqtt_ingestion` is the live path's own asset: each materialisation is one
+  bounded ingestion run (``duration_s``) with its counters as metadata. It
+  writes readings after the historic window into `energy_readings`, but never
+  records a materialisation of `energy_readings` itself, so that asset's latest
+  materialisation (and its checks) stay those of the historic partitions.
+  Between runs the broker's persistent session holds the messages, so bounded
+  runs lose nothing. A freshness policy turns it red when ingestion stops.
+* `mqtt_ingestion_job` is the asset job the sensor launches.
 * `mqtt_ingestion_sensor` keeps exactly one such run alive: it skips (with the
   reason) while a run is queued or in progress, and otherwise requests one with
   a run key derived from the latest run, so repeated evaluations request the
@@ -17,14 +20,14 @@
 # No `from __future__ import annotations`: Dagster reads the config classes from the
 # op signatures at decoration time and cannot resolve string annotations there.
 import os
-from typing import Any
+from datetime import timedelta
 
 import dagster as dg
 
-from grid_pipeline.config import Settings, parse_duration, settings_with
+from grid_pipeline.app.services import running_broker_url
+from grid_pipeline.config import Settings, load_settings, parse_duration, settings_with
 from grid_pipeline.db.connection import connect
 from grid_pipeline.defs.resources import TimescaleResource
-from grid_pipeline.embedded import broker
 from grid_pipeline.mqtt.broker_url import Protocol, default_protocol
 from grid_pipeline.mqtt.consumer import ConsumerConfig, IngestConsumer
 from grid_pipeline.mqtt.payload import Limits
@@ -32,7 +35,7 @@ from grid_pipeline.mqtt.simulator import FaultRates, Publisher, Simulator, run_s
 from grid_pipeline.mqtt.topics import DEFAULT_ROOT
 from grid_pipeline.storage.historic import read_fleet, replace_fleet
 
-READINGS_ASSET = dg.AssetKey("energy_readings")
+INGESTION_ASSET = "mqtt_ingestion"
 INGESTION_JOB = "mqtt_ingestion_job"
 _ACTIVE = [
     dg.DagsterRunStatus.QUEUED,
@@ -54,7 +57,8 @@ class MqttResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return settings_with(GRID_DATA_DIR=self.data_dir, GRID_MQTT_URL=self.broker_url)
 
     def url(self) -> str:
-        return broker.ensure_running(self.settings())
+        """The broker's URL; the embedded broker must be running (resources start nothing)."""
+        return running_broker_url(self.settings())
 
     def mqtt_protocol(self) -> Protocol:
         if self.protocol in ("3.1.1", "5"):
@@ -75,7 +79,8 @@ class IngestionConfig(dg.Config):
     """One bounded ingestion run (see `grid-pipeline ingest --help` for each knob)."""
 
     duration_s: float = 300.0
-    client_id: str = "grid-ingest-1"
+    # Not the CLI's default id: two consumers with one client id take each other's session.
+    client_id: str = "grid-ingest-dagster"
     share_group: str | None = None
     topic_root: str = DEFAULT_ROOT
     batch_size: int = 5_000
@@ -88,16 +93,27 @@ class IngestionConfig(dg.Config):
     max_past: str = "30 days"
 
 
-@dg.op(
-    description="Consume MQTT readings for a bounded window; commit, then acknowledge.",
-    tags={"kind": "mqtt"},
+@dg.asset(
+    name=INGESTION_ASSET,
+    group_name="live",
+    kinds={"mqtt", "timescaledb"},
+    deps=["meters"],
+    freshness_policy=dg.FreshnessPolicy.time_window(
+        fail_window=timedelta(minutes=20), warn_window=timedelta(minutes=10)
+    ),
 )
-def consume_readings(
-    context: dg.OpExecutionContext,
+def mqtt_ingestion(
+    context: dg.AssetExecutionContext,
     config: IngestionConfig,
     timescale: TimescaleResource,
     mqtt: MqttResource,
-) -> dict[str, Any]:
+) -> dg.MaterializeResult:  # type: ignore[type-arg]
+    """Live readings consumed from MQTT into `energy_readings`: one bounded run per materialisation.
+
+    Persistent session, validation, idempotent batched inserts, acknowledgement
+    after commit, quarantine of invalid messages; the run's counters (inserted,
+    duplicates, rejected, lag percentiles) are the metadata.
+    """
     consumer_config = ConsumerConfig(
         broker_url=mqtt.url(), client_id=config.client_id, protocol=mqtt.mqtt_protocol(),
         topic_root=config.topic_root, share_group=config.share_group,
@@ -107,24 +123,17 @@ def consume_readings(
         limits=Limits(max_future=parse_duration(config.max_future, "max_future"),
                       max_past=parse_duration(config.max_past, "max_past")),
     )  # fmt: skip
-    consumer = IngestConsumer(timescale.database(), consumer_config, run_id=context.run_id)
+    consumer = IngestConsumer(timescale.database(), consumer_config, run_id=context.run.run_id)
     context.log.info(f"consuming {consumer_config.subscription} for {config.duration_s:g} s")
     report = consumer.run(config.duration_s).report()
-    metadata = {k: v for k, v in report.items() if v is not None}
-    event_type = dg.AssetMaterialization if report["inserted"] else dg.AssetObservation
-    context.log_event(
-        event_type(
-            asset_key=READINGS_ASSET,
-            description=f"MQTT ingestion run {context.run_id}",
-            metadata=metadata,
-        )
-    )
-    return report
+    return dg.MaterializeResult(metadata={k: v for k, v in report.items() if v is not None})
 
 
-@dg.job(name=INGESTION_JOB, description="One bounded MQTT ingestion run (kept alive by a sensor).")
-def mqtt_ingestion_job() -> None:
-    consume_readings()
+mqtt_ingestion_job = dg.define_asset_job(
+    INGESTION_JOB,
+    selection=dg.AssetSelection.assets(INGESTION_ASSET),
+    description="One bounded MQTT ingestion run (kept alive by a sensor).",
+)
 
 
 def ingestion_run_key(latest_run_id: str | None) -> str:
@@ -132,13 +141,23 @@ def ingestion_run_key(latest_run_id: str | None) -> str:
     return f"mqtt-ingest-after-{latest_run_id or 'none'}"
 
 
-@dg.sensor(
-    job=mqtt_ingestion_job,
-    minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.RUNNING,  # on in `make run` (issue: live path)
-    description="Keeps one MQTT ingestion run alive; never two at once.",
-)
-def mqtt_ingestion_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+def _ingestion_sensor(settings: Settings) -> dg.SensorDefinition:
+    """On by default (`make run` ingests live); GRID_INGEST_SENSOR=off where another
+    consumer group ingests (the production compose file's scaled `ingest` service)."""
+    status = (
+        dg.DefaultSensorStatus.RUNNING if settings.ingest_sensor else dg.DefaultSensorStatus.STOPPED
+    )
+    return dg.SensorDefinition(
+        name="mqtt_ingestion_sensor",
+        evaluation_fn=keep_one_ingestion_run,
+        job=mqtt_ingestion_job,
+        minimum_interval_seconds=30,
+        default_status=status,
+        description="Keeps one MQTT ingestion run alive; never two at once.",
+    )
+
+
+def keep_one_ingestion_run(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     active = context.instance.get_runs(
         dg.RunsFilter(job_name=INGESTION_JOB, statuses=_ACTIVE), limit=1
     )
@@ -216,10 +235,11 @@ def meter_simulator_job() -> None:
     simulate_meters()
 
 
-def ingestion_defs() -> dg.Definitions:
-    """The live path's jobs, sensor and resources (merge into the code location)."""
+def ingestion_defs(settings: Settings | None = None) -> dg.Definitions:
+    """The live path's asset, jobs, sensor and resources (merge into the code location)."""
     return dg.Definitions(
+        assets=[mqtt_ingestion],
         jobs=[mqtt_ingestion_job, meter_simulator_job],
-        sensors=[mqtt_ingestion_sensor],
+        sensors=[_ingestion_sensor(settings or load_settings())],
         resources={"mqtt": mqtt_from_environment()},
     )

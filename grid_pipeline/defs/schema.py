@@ -6,15 +6,16 @@ import dagster as dg
 
 from grid_pipeline.db.connection import connect
 from grid_pipeline.db.migrate import migrate
-from grid_pipeline.defs.resources import TimescaleResource
+from grid_pipeline.defs.resources import ENGINE_POOL, TimescaleResource
 
 
-@dg.asset(group_name="storage", kinds={"timescaledb", "sql"})
+@dg.asset(group_name="storage", kinds={"timescaledb", "sql"}, pool=ENGINE_POOL)
 def database_schema(timescale: TimescaleResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """The schema from `sql/schema`, applied in order and recorded in `schema_migrations`.
 
     Everything that writes to the database sits downstream of this asset, so a
-    fresh engine gets its tables before the first row arrives.
+    fresh engine gets its tables before the first row arrives. This is the one
+    place a Dagster run migrates; resources only connect.
     """
     started = time.monotonic()
     db = timescale.database()

@@ -3,11 +3,16 @@
 The aggregates are defined in `sql/schema/002_aggregates.sql`. TimescaleDB
 tracks which buckets inserts invalidated, so a refresh recomputes only what
 changed; the scheduled job refreshes a look-back window that covers late data.
+
+A refresh is cut into windows of at most a day, each `CALL` in its own
+connection: the embedded engine is one session shared by every client in turn,
+and one `CALL` over all time holds it for seconds per million rows.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -42,23 +47,87 @@ def _floor(moment: datetime, bucket: timedelta) -> datetime:
     return moment - (moment - epoch) % bucket
 
 
-def refresh_aggregates(db: Database, since: datetime | None = None) -> dict[str, float]:
+RefreshWindow = tuple[datetime | None, datetime | None]
+REFRESH_STEP = timedelta(days=1)
+
+
+def refresh_windows(
+    start: datetime | None, first: datetime | None, now: datetime, step: timedelta = REFRESH_STEP
+) -> list[RefreshWindow]:
+    """Consecutive refresh windows covering [start, +infinity) with no gap.
+
+    `start` None means all time: the first window is then open below (NULL) and ends
+    at the day after `first` (the first reading), so buckets left over from deleted
+    rows are refreshed too. Boundaries are multiples of `step` since the epoch (UTC
+    midnights for a day), which every bucket divides; windows are at most `step` long
+    up to the last boundary at or before `now`, then one open-ended tail (NULL end)
+    refreshes whatever lies after it. An empty table (`first` None) gives one window
+    over all time.
+    """
+    if start is None and first is None:
+        return [(None, None)]
+    cursor = start if start is not None else _floor(first or now, step)
+    windows: list[RefreshWindow] = []
+    lower: datetime | None = start
+    boundary = _floor(cursor, step) + step
+    limit = _floor(now, step)
+    while boundary <= limit:
+        windows.append((lower, boundary))
+        lower = boundary
+        boundary += step
+    windows.append((lower, None))
+    return windows
+
+
+def _first_reading(db: Database) -> datetime | None:
+    with connect(db) as conn:
+        row = conn.execute('SELECT min("timestamp") FROM energy_readings').fetchone()
+    return row[0] if row and row[0] else None
+
+
+def refresh_aggregates(
+    db: Database,
+    since: datetime | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+    step: timedelta = REFRESH_STEP,
+) -> dict[str, float]:
     """Refresh every aggregate from `since` (None: all time) to now; seconds per aggregate.
 
-    `CALL refresh_continuous_aggregate` cannot run inside a transaction, hence
-    autocommit. Each window starts at a whole bucket of its aggregate.
+    Hierarchy order: each aggregate is refreshed completely before the next, so the
+    hourly aggregate reads a finished 15-minute one and the daily a finished hourly.
+    Each aggregate's range is cut by `refresh_windows` into windows of at most `step`
+    (from `since` floored to the aggregate's bucket, or from the first reading's day
+    when `since` is None, to now) plus an open-ended tail; each window is one
+    `CALL refresh_continuous_aggregate` in its own autocommit connection (the
+    procedure cannot run inside a transaction), so other clients get the engine
+    between windows. `progress` gets one line per window, called while no connection
+    is held.
     """
+    now = datetime.now(UTC)
+    first = _first_reading(db) if since is None else None
     seconds: dict[str, float] = {}
-    with connect(db, autocommit=True) as conn:
-        for name in AGGREGATES:
-            start = _floor(since, BUCKETS[name]) if since else None
+    for name in AGGREGATES:
+        start = _floor(since, BUCKETS[name]) if since else None
+        total = 0.0
+        for lower, upper in refresh_windows(start, first, now, step):
             started = time.perf_counter()
-            conn.execute(
-                "CALL refresh_continuous_aggregate(%s::regclass, %s::timestamptz, NULL)",
-                (name, start),
-            )
-            seconds[name] = time.perf_counter() - started
+            with connect(db, autocommit=True) as conn:
+                conn.execute(
+                    "CALL refresh_continuous_aggregate(%s::regclass, %s::timestamptz, "
+                    "%s::timestamptz)",
+                    (name, lower, upper),
+                )
+            held = time.perf_counter() - started
+            total += held
+            if progress:
+                progress(f"{name}: {_label(lower)} .. {_label(upper)} refreshed in {held:.2f} s")
+        seconds[name] = total
     return seconds
+
+
+def _label(moment: datetime | None) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M}" if moment else "open"
 
 
 def aggregate_rows(conn: psycopg.Connection[Any]) -> dict[str, int]:

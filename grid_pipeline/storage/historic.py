@@ -3,7 +3,9 @@
 Readings are generated with polars one UTC day at a time and written with the
 engine's bulk writer. Each day is one transaction that first deletes the day's
 window and then inserts it, so loading a day twice leaves exactly the same rows
-and a failure leaves the day as it was. The same functions serve the CLI
+and a failure leaves the day as it was. A day in compressed chunks is replaced
+the same way: the chunks are decompressed for the transaction and compressed
+again at its end (`compression.writable_range`). The same functions serve the CLI
 (`grid-pipeline generate`) and the Dagster assets.
 """
 
@@ -23,6 +25,7 @@ from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.db.writer import writer_for
 from grid_pipeline.fleet.meters import FLEET_SCHEMA
 from grid_pipeline.fleet.readings import iter_readings
+from grid_pipeline.storage.compression import writable_range
 from grid_pipeline.storage.hypertables import PRIMARY_TABLE
 
 FLEET_COLUMNS = tuple(FLEET_SCHEMA.names())
@@ -96,7 +99,8 @@ class LoadResult:
 
     rows: int
     generate_s: float
-    write_s: float
+    write_s: float  # the transaction: decompress, delete, insert, compress again
+    recompressed_chunks: int = 0  # compressed chunks decompressed for the write and recompressed
 
     @property
     def seconds(self) -> float:
@@ -117,24 +121,31 @@ def load_window(
     timezone: str,
     table: str = PRIMARY_TABLE,
 ) -> LoadResult:
-    """Generate and write the readings of one window (at most a day) in one transaction."""
+    """Generate the readings of one window (at most a day), then replace the window's rows
+    with them in one transaction.
+
+    The rows are generated before the connection is opened, so the engine's single
+    session is held only for the write. Compressed chunks overlapping the window are
+    decompressed for the transaction and compressed again before it commits; a
+    failure leaves the old rows, compressed as they were.
+    """
+    started = time.perf_counter()
+    frames = list(iter_readings(fleet, window[0], window[1], interval, seed, timezone))
+    generate_s = time.perf_counter() - started
     writer = writer_for(db, table)
-    rows, generate_s, write_s = 0, 0.0, 0.0
-    with connect(db) as conn:
+    rows = 0
+    started = time.perf_counter()
+    with connect(db) as conn, writable_range(conn, table, *window) as rng:
         conn.execute(
             sql.SQL('DELETE FROM {t} WHERE "timestamp" >= %s AND "timestamp" < %s').format(
                 t=sql.Identifier(table)
             ),
             window,
         )
-        started = time.perf_counter()
-        for frame in iter_readings(fleet, window[0], window[1], interval, seed, timezone):
-            generated = time.perf_counter()
-            generate_s += generated - started
+        for frame in frames:
             rows += writer.write(conn, frame)
-            started = time.perf_counter()
-            write_s += started - generated
-    return LoadResult(rows, generate_s, write_s)
+    write_s = time.perf_counter() - started
+    return LoadResult(rows, generate_s, write_s, len(rng.recompressed))
 
 
 ProgressFn = Callable[[int, int, tuple[datetime, datetime], LoadResult], None]
@@ -159,6 +170,7 @@ def load_history(
             total.rows + result.rows,
             total.generate_s + result.generate_s,
             total.write_s + result.write_s,
+            total.recompressed_chunks + result.recompressed_chunks,
         )
         if progress:
             progress(i, len(parts), part, result)

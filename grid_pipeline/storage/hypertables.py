@@ -4,7 +4,9 @@ The seed compared chunk intervals by cloning `energy_readings` (`LIKE ...
 INCLUDING ALL`) into tables with other intervals and copying the rows across
 (`INSERT ... SELECT`). The same happens here, server-side and window by window,
 so no row ever travels through Python, and re-filling a window is idempotent
-(delete the window, insert it again, in one transaction).
+(delete the window, insert it again, in one transaction). Compressed chunks in
+the window are decompressed for the copy and compressed again
+(`compression.writable_range`), so a compressed day can be re-filled.
 """
 
 from __future__ import annotations
@@ -18,16 +20,20 @@ import psycopg
 from psycopg import sql
 
 from grid_pipeline.config import ChunkVariant
+from grid_pipeline.storage.compression import enable_compression, writable_range
 
 logger = logging.getLogger(__name__)
 PRIMARY_TABLE = "energy_readings"
 
 
 def ensure_variant(conn: psycopg.Connection[Any], variant: ChunkVariant) -> None:
-    """Create the variant as a hypertable with its chunk interval (no-op if it exists).
+    """Create the variant as a hypertable with its chunk interval (no-op if it exists),
+    with compression enabled (segmentby/orderby of `compression`, no chunk compressed).
 
     An existing hypertable whose interval differs from the configuration gets the
-    configured one for its future chunks (existing chunks keep their size).
+    configured one for its future chunks (existing chunks keep their size). Enabling
+    compression here means scheduled compression works on any database with
+    readings, not only after the compression study ran.
     """
     table = sql.Identifier(variant.table)
     if variant.table != PRIMARY_TABLE:
@@ -48,6 +54,7 @@ def ensure_variant(conn: psycopg.Connection[Any], variant: ChunkVariant) -> None
             "SELECT set_chunk_time_interval(%s::regclass, %s::interval)",
             (variant.table, variant.interval),
         )
+    enable_compression(conn, variant.table)
 
 
 def chunk_interval(conn: psycopg.Connection[Any], table: str) -> timedelta | None:
@@ -61,24 +68,44 @@ def chunk_interval(conn: psycopg.Connection[Any], table: str) -> timedelta | Non
     return row[0] if row else None
 
 
-def fill_variant_window(
+@dataclass(frozen=True)
+class FillResult:
+    """What re-filling one window of a variant did."""
+
+    rows: int  # rows copied
+    recompressed_chunks: int  # compressed chunks decompressed for the copy and compressed again
+
+
+def fill_variant_window_result(
     conn: psycopg.Connection[Any], variant: ChunkVariant, start: datetime, end: datetime
-) -> int:
-    """Make the variant's rows in [start, end) equal the primary table's; returns rows copied."""
+) -> FillResult:
+    """Make the variant's rows in [start, end) equal the primary table's, in the caller's
+    transaction; compressed chunks overlapping the window are compressed again after."""
     if variant.table == PRIMARY_TABLE:
         raise ValueError("the primary table is loaded, not filled from itself")
     table = sql.Identifier(variant.table)
     window = sql.SQL('"timestamp" >= %s AND "timestamp" < %s')
-    conn.execute(
-        sql.SQL("DELETE FROM {table} WHERE {w}").format(table=table, w=window), (start, end)
-    )
-    cur = conn.execute(
-        sql.SQL("INSERT INTO {table} SELECT * FROM {primary} WHERE {w}").format(
-            table=table, primary=sql.Identifier(PRIMARY_TABLE), w=window
-        ),
-        (start, end),
-    )
-    return max(cur.rowcount, 0)
+    with writable_range(conn, variant.table, start, end) as rng:
+        conn.execute(
+            sql.SQL("DELETE FROM {table} WHERE {w}").format(table=table, w=window), (start, end)
+        )
+        cur = conn.execute(
+            sql.SQL("INSERT INTO {table} SELECT * FROM {primary} WHERE {w}").format(
+                table=table, primary=sql.Identifier(PRIMARY_TABLE), w=window
+            ),
+            (start, end),
+        )
+        rows = max(cur.rowcount, 0)
+    return FillResult(rows, len(rng.recompressed))
+
+
+def fill_variant_window(
+    conn: psycopg.Connection[Any], variant: ChunkVariant, start: datetime, end: datetime
+) -> int:
+    """Make the variant's rows in [start, end) equal the primary table's; returns rows copied.
+
+    See `fill_variant_window_result` for how many chunks were recompressed."""
+    return fill_variant_window_result(conn, variant, start, end).rows
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,7 @@
 """The `simulate` and `ingest` subcommands of `grid-pipeline`.
 
-`register(commands)` adds both to the main CLI's subparsers; `main(argv)` runs
-them stand-alone (``python -m grid_pipeline.mqtt.commands ingest ...``), which
-the tests and the benchmark use to run a consumer in its own process.
+`register(commands)` adds both to the main CLI's subparsers
+(``python -m grid_pipeline.cli ingest ...`` runs a consumer in its own process).
 Handlers take ``(args, settings)`` and return the exit code; bad values raise
 the CLI's `UsageError` (one line on stderr, exit 2).
 """
@@ -13,19 +12,18 @@ import argparse
 import json
 import logging
 import signal
-import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any, NoReturn
 
 import polars as pl
 
+from grid_pipeline.app.services import start_broker, start_database
+from grid_pipeline.cli.errors import UsageError
 from grid_pipeline.config import ConfigError, Settings, parse_duration
 from grid_pipeline.db.connection import Database, connect
-from grid_pipeline.db.migrate import ready_database
-from grid_pipeline.embedded import broker
 from grid_pipeline.fleet.meters import build_fleet
 from grid_pipeline.mqtt.broker_url import PROTOCOLS, Protocol, default_protocol
 from grid_pipeline.mqtt.consumer import ConsumerConfig, IngestConsumer
@@ -44,8 +42,6 @@ logger = logging.getLogger(__name__)
 
 
 def _usage(message: str) -> NoReturn:
-    from grid_pipeline.cli import UsageError  # late: cli imports this module
-
     raise UsageError(message)
 
 
@@ -137,14 +133,14 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
             start = datetime.fromisoformat(args.start).astimezone(UTC)
         except ValueError:
             _usage(f"--start: {args.start!r} is not an ISO 8601 timestamp")
-    db = ready_database(settings)
+    db = start_database(settings)
     fleet = simulation_fleet(db, args.meters or settings.meters, args.seed or settings.seed,
                              args.load_fleet)  # fmt: skip
     simulator = Simulator(
         fleet, interval=interval, seed=args.seed or settings.seed, timezone=settings.timezone,
         topic_root=args.topic_root, gateway_size=args.gateway_size, faults=faults,
     )  # fmt: skip
-    url = broker.ensure_running(settings)
+    url = start_broker(settings)
     publisher = Publisher(url, protocol=_protocol(args, settings), max_inflight=args.max_inflight)
     publisher.connect()
     print(f"simulating {fleet.height} meters every {interval} (speedup {args.speedup:g}) -> {url}")
@@ -234,9 +230,9 @@ def consumer_config(args: argparse.Namespace, settings: Settings, url: str) -> C
 def ingest(args: argparse.Namespace, settings: Settings) -> int:
     """Consume for --duration (or until Ctrl-C/SIGTERM); prints the run's counters."""
     duration = _duration(args.duration, "--duration")
-    url = broker.ensure_running(settings)
+    url = start_broker(settings)
     config = consumer_config(args, settings, url)
-    db = ready_database(settings)
+    db = start_database(settings)
     consumer = IngestConsumer(db, config)
     print(f"ingesting {config.subscription} from {url} as {config.client_id} "
           f"(MQTT {config.protocol}) into {config.table}", flush=True)  # fmt: skip
@@ -297,14 +293,3 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     """Add `simulate` and `ingest` to the grid-pipeline command."""
     _add_simulate(commands)
     _add_ingest(commands)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Stand-alone entry: the `grid-pipeline` command itself (same parser and errors)."""
-    from grid_pipeline.cli import main as cli_main
-
-    return cli_main(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

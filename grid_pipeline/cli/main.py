@@ -1,15 +1,18 @@
 """The `grid-pipeline` command.
 
-Every subcommand is a thin shell over the package's functions, so the Dagster
-assets and the CLI run the same code. Expected failures (bad settings or
-arguments, a port in use, the engine missing) print one line on stderr and exit
-non-zero; only genuine bugs show a traceback.
+Every subcommand is a thin shell over the application layer (`grid_pipeline.app`),
+so the Dagster assets and the CLI run the same code. Commands a user runs on
+their own are entry points: they start the embedded engine (and broker) they
+need. Expected failures (bad settings or arguments, a port in use, the engine
+missing) print one line on stderr and exit non-zero; only genuine bugs show a
+traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -19,16 +22,14 @@ from typing import Any, NoReturn
 
 import psycopg
 
+from grid_pipeline.cli.errors import UsageError
+from grid_pipeline.cli.mqtt import register as register_mqtt
 from grid_pipeline.config import ConfigError, Settings, load_settings, parse_duration
 from grid_pipeline.embedded import broker, engine
 from grid_pipeline.embedded.process import ServiceError
 from grid_pipeline.storage.historic import floor_time
 
 Handler = Callable[[argparse.Namespace, Settings], int]
-
-
-class UsageError(ValueError):
-    """A command-line value the command cannot use."""
 
 
 def _db_start(args: argparse.Namespace, settings: Settings) -> int:
@@ -71,9 +72,9 @@ def _db_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _db_url(args: argparse.Namespace, settings: Settings) -> int:
-    from grid_pipeline.db.connection import resolve_database
+    from grid_pipeline.app.services import start_database
 
-    print(resolve_database(settings).url)
+    print(start_database(settings).url)
     return 0
 
 
@@ -81,6 +82,8 @@ def _db_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from grid_pipeline.db.connection import resolve_database
     from grid_pipeline.db.migrate import migrate
 
+    if settings.embedded_db:
+        engine.ensure_running(settings)
     report = migrate(resolve_database(settings))
     for name in report.applied:
         print(f"applied {name}")
@@ -128,7 +131,9 @@ def _parse_start(text: str, settings: Settings) -> datetime:
 
 
 def _generate(args: argparse.Namespace, settings: Settings) -> int:
-    from grid_pipeline.generate import generate_dataset
+    from grid_pipeline.app.dataset import history_window
+    from grid_pipeline.app.history import generate_history
+    from grid_pipeline.app.services import start_database
 
     if (args.meters is not None and args.meters < 1) or (args.days is not None and args.days < 1):
         raise UsageError("--meters and --days must be at least 1")
@@ -141,22 +146,28 @@ def _generate(args: argparse.Namespace, settings: Settings) -> int:
         if timedelta(days=1) % overrides["interval"]:
             raise UsageError("--interval must divide a day evenly (e.g. 1m, 5m, 15m, 1h)")
     settings = replace(settings, **overrides)
-    start = _parse_start(args.start, settings) if args.start else None
-    generate_dataset(settings, start=start, variants=not args.no_variants)
+    if args.start:
+        start = _parse_start(args.start, settings)
+        window = (start, start + timedelta(days=settings.days))
+    else:
+        window = history_window(settings)  # the data set's fixed window (as in Dagster)
+    db = start_database(settings)
+    generate_history(db, settings, window, variants=not args.no_variants,
+                     progress=lambda text: print(text, file=sys.stderr, flush=True))  # fmt: skip
     return 0
 
 
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
+    from grid_pipeline.app.services import start_database
     from grid_pipeline.bench.report import advice_section, headline_table, key_ratios, write_report
     from grid_pipeline.bench.run import advise_current, run_benchmark
     from grid_pipeline.db.connection import Database
-    from grid_pipeline.db.migrate import ready_database
 
     if args.repeat < 1:
         raise UsageError("--repeat must be at least 1")
-    db = ready_database(settings)
+    db = start_database(settings)
     if args.advise:
         print(advice_section(advise_current(db, settings)))
         return 0
@@ -198,17 +209,20 @@ def _soak(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _materialize(args: argparse.Namespace, settings: Settings) -> int:
-    from grid_pipeline.stack import materialize_with_instance
+    from grid_pipeline.stack import materialize
 
-    return materialize_with_instance(settings, benchmark_repeat=args.bench_repeat)
+    return materialize(settings)
 
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:
     from grid_pipeline.stack import run_once, run_stack
 
-    if args.once:
-        return run_once(settings, benchmark_repeat=args.bench_repeat)
-    return run_stack(settings)
+    if args.bench_repeat is not None:
+        if args.bench_repeat < 1:
+            raise UsageError("--bench-repeat must be at least 1")
+        settings = replace(settings, bench_repeat=args.bench_repeat)
+        os.environ["GRID_BENCH_REPEAT"] = str(args.bench_repeat)  # for the Dagster processes
+    return run_once(settings) if args.once else run_stack(settings)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -288,15 +302,18 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--once",
         action="store_true",
-        help="non-interactive: start the services, materialise the whole pipeline "
-        "through Dagster, stop what was started, exit 0 on success",
+        help="non-interactive: start the services and Dagster, submit the seed backfill, "
+        "wait for it, stop what was started; exit 1 if a run or blocking check failed",
     )
-    up.add_argument("--bench-repeat", type=int, default=3, help=argparse.SUPPRESS)
+    up.add_argument(
+        "--bench-repeat", type=int, default=None, help="benchmark repetitions (GRID_BENCH_REPEAT)"
+    )
     up.set_defaults(handler=_up)
     mat = commands.add_parser(
-        "materialize", help="materialise every asset of the pipeline (all partitions) via Dagster"
+        "materialize",
+        help="submit the seed backfill (every asset, all partitions) to the running "
+        "`grid-pipeline up` and wait for it",
     )
-    mat.add_argument("--bench-repeat", type=int, default=3, help="benchmark repetitions")
     mat.set_defaults(handler=_materialize)
 
     soak = commands.add_parser(
@@ -306,8 +323,6 @@ def build_parser() -> argparse.ArgumentParser:
     soak.add_argument("--meters", type=int, default=50, help="simulated meters (50)")
     soak.add_argument("--data-dir", default=None, help="private data dir (GRID_DATA_DIR/soak)")
     soak.set_defaults(handler=_soak)
-
-    from grid_pipeline.mqtt.commands import register as register_mqtt
 
     register_mqtt(commands)  # simulate, ingest
     return parser

@@ -1,0 +1,1 @@
+"""A tiny Dagster code location for test_dagster_api (no database, no broker)."""
