@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -32,58 +31,23 @@ from pathlib import Path
 
 import pytest
 
-from grid_pipeline.embedded.process import free_port, log_tail, pid_alive
+from grid_pipeline.embedded.process import free_port, log_tail
 from grid_pipeline.orchestration import dagster_api as api
 from grid_pipeline.orchestration.instance_config import (
     TIMESCALEDB_POOL,
     dagster_yaml,
     write_dagster_yaml,
 )
+from grid_pipeline_tests.dagster_support import (
+    REAL_INTERVALS,
+    fast_daemon_env,
+    stop_group,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY_MODULE = "grid_pipeline_tests.dagster_toy.defs"
-REAL_INTERVALS = os.environ.get("GRID_DAGSTER_REAL_INTERVALS") == "1"
-TEST_DAEMON_INTERVAL_S = 2
 BACKFILL_TIMEOUT_S = 240.0 if REAL_INTERVALS else 90.0
 PARTITION = "dagster/partition"
-
-# Installed into every process of the `dagster dev` group; only the daemon imports
-# dagster._daemon.controller's interval for its loops.
-SITECUSTOMIZE = '''\
-"""Test-only (test_dagster_api): shorten Dagster's hard-coded 30 s daemon interval."""
-import importlib.abc
-import importlib.machinery
-import os
-import sys
-
-_INTERVAL = int(os.environ["GRID_TEST_DAEMON_INTERVAL_S"])
-_TARGET = "dagster._daemon.controller"
-
-
-class _Loader(importlib.abc.Loader):
-    def __init__(self, inner):
-        self._inner = inner
-
-    def create_module(self, spec):
-        return self._inner.create_module(spec)
-
-    def exec_module(self, module):
-        self._inner.exec_module(module)
-        module.DEFAULT_DAEMON_INTERVAL_SECONDS = _INTERVAL
-
-
-class _Finder(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name != _TARGET:
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(name, path)
-        if spec is not None and spec.loader is not None:
-            spec.loader = _Loader(spec.loader)
-        return spec
-
-
-sys.meta_path.insert(0, _Finder())
-'''
 
 
 @dataclass(frozen=True)
@@ -97,40 +61,6 @@ class DagsterDev:
     startup_s: float
 
 
-def _stop_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM `dagster dev` (it shuts its children down), then SIGKILL whatever is left."""
-    pgid = process.pid
-    if process.poll() is None:
-        os.killpg(pgid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=15)
-    # Run workers, code servers and their helpers share the group: none may survive.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
-    process.wait(timeout=10)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and _group_members(pgid):
-        time.sleep(0.2)
-    assert not _group_members(pgid), f"processes left in group {pgid}: {_group_members(pgid)}"
-
-
-def _group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes whose process group is `pgid`."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        state, group = fields[0], int(fields[2])
-        if group == pgid and state != "Z" and pid_alive(int(entry.name)):
-            members.append(int(entry.name))
-    return members
-
-
 @contextlib.contextmanager
 def _dagster_dev(base: Path, module: str) -> Iterator[tuple[str, Path, Path]]:
     """Run `dagster dev -m module` with the project's instance config; (url, home, log).
@@ -139,16 +69,13 @@ def _dagster_dev(base: Path, module: str) -> Iterator[tuple[str, Path, Path]]:
     """
     home = base / "home"
     write_dagster_yaml(home)
-    hooks = base / "hooks"
-    hooks.mkdir()
-    python_path = [str(ROOT)]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "GRID_"))}
-    if not REAL_INTERVALS:
-        (hooks / "sitecustomize.py").write_text(SITECUSTOMIZE)
-        python_path.insert(0, str(hooks))
-        env["GRID_TEST_DAEMON_INTERVAL_S"] = str(TEST_DAEMON_INTERVAL_S)
-    if os.environ.get("PYTHONPATH"):
-        python_path.append(os.environ["PYTHONPATH"])
+    fast = fast_daemon_env(base / "hooks")
+    python_path = [fast["PYTHONPATH"]] if fast else []
+    python_path += [str(ROOT)] + (
+        [os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") and not fast else []
+    )
+    env.update(fast)
     env.update(
         DAGSTER_HOME=str(home),
         TOY_RECORD_DIR=str(base / "records"),
@@ -171,7 +98,7 @@ def _dagster_dev(base: Path, module: str) -> Iterator[tuple[str, Path, Path]]:
     try:
         yield f"http://127.0.0.1:{port}", home, log
     finally:
-        _stop_group(process)
+        stop_group(process)
 
 
 @pytest.fixture(scope="module")
