@@ -18,7 +18,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from grid_pipeline.config import Settings
+from grid_pipeline.app.services import start_database
+from grid_pipeline.config import Settings, load_settings
 from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.embedded.process import free_port
 from grid_pipeline.fleet.meters import build_fleet
@@ -184,6 +185,12 @@ def test_pages_show_empty_states_on_an_empty_database(
 ) -> None:
     for name, value in fresh_env.items():
         monkeypatch.setenv(name, value)
+    # The dashboard starts nothing: with the engine down it says how to start it.
+    down = open_page("app_pages/live.py")
+    assert not down.exception
+    notices = " ".join(e.value for e in [*down.info, *down.warning, *down.error])
+    assert "grid-pipeline db start" in notices, notices
+    start_database(load_settings(fresh_env))
     for page, (title, _, _) in PAGES.items():
         at = open_page(page)
         assert not at.exception, (page, [e.value for e in at.exception])
