@@ -98,3 +98,23 @@ def fresh_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     yield env
     engine.stop(load_settings(env))
     shutil.rmtree(tmp_path / "grid", ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say in one line when the real-browser test could not run, and how to make it run.
+
+    A skip in the middle of 300 dots is easy to miss; what the dashboard looks like
+    in a browser is exactly what a user sees, so its absence is named at the end.
+    """
+    for report in terminalreporter.stats.get("skipped", []):
+        if "test_dashboard_browser" in getattr(report, "nodeid", ""):
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else "skipped"
+            reason = reason.removeprefix("Skipped: ")
+            terminalreporter.write_line(
+                f"NOTE: the real-browser dashboard test did not run ({reason}); "
+                "install Debian's Chromium with `sudo apt-get install chromium` "
+                "(CI's .ci/run installs it)",
+                yellow=True,
+                bold=True,
+            )
+            return

@@ -32,7 +32,7 @@ from grid_pipeline.storage.seed_queries import SEED_QUERIES, for_table, seed_que
 
 pytestmark = pytest.mark.integration
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "smart-grid-monitoring-seed.md"
+SEED = Path(__file__).resolve().parent / "seed" / "smart-grid-monitoring-seed.md"
 METERS = 6
 DAYS = 3
 INTERVAL = timedelta(minutes=5)

@@ -98,6 +98,9 @@ class IngestionConfig(dg.Config):
     group_name="live",
     kinds={"mqtt", "timescaledb"},
     deps=["meters"],
+    # Its own pool (limit 1): one consumer per client id, whether the sensor or a
+    # "Materialize all" in the UI launched it; a second run waits queued.
+    pool=INGESTION_ASSET,
     freshness_policy=dg.FreshnessPolicy.time_window(
         fail_window=timedelta(minutes=20), warn_window=timedelta(minutes=10)
     ),
