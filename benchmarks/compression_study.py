@@ -18,7 +18,6 @@ Run: `.venv/bin/python benchmarks/compression_study.py [--meters 500 --days 2]`.
 from __future__ import annotations
 
 import argparse
-import time
 from datetime import timedelta
 
 import polars as pl
@@ -93,10 +92,8 @@ def main() -> None:
                 ),
                 [data[table].get_column(c).to_list() for c in cols],
             )
+        study = compress_hypertable(db, table)
         with connect(db) as conn:
-            started = time.perf_counter()
-            study = compress_hypertable(conn, table)
-            _ = time.perf_counter() - started
             conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(table)))
             conn.execute("DELETE FROM compression_runs WHERE hypertable = %s", (table,))
         s = study.sizes

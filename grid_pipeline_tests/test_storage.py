@@ -51,9 +51,8 @@ def test_compression_shrinks_and_keeps_rows_and_seed_results(
 ) -> None:
     for variant in settings.chunk_variants:
         before = seed_results(database, variant.table)
-        with connect(database) as conn:
-            study = compress_hypertable(conn, variant.table)
-            again = compress_hypertable(conn, variant.table)  # twice: nothing left to do
+        study = compress_hypertable(database, variant.table)
+        again = compress_hypertable(database, variant.table)  # twice: nothing left to do
         assert study.chunks_compressed > 0 and again.chunks_compressed == 0
         assert study.rows_before == study.rows_after == METERS * DAYS * 288
         assert study.sizes.after_bytes < study.sizes.before_bytes
@@ -69,8 +68,9 @@ def test_aggregates_match_raw_then_absorb_late_data_in_compressed_chunks(
     with connect(database) as conn:
         for name in AGGREGATES:
             assert aggregate_mismatches(conn, name, *day) == 0, name
-        compress_hypertable(conn, "energy_readings")
         fleet = read_fleet(conn)
+    compress_hypertable(database, "energy_readings")
+    with connect(database) as conn:
         count_before = conn.execute("SELECT count(*) FROM energy_readings").fetchone()
     # A late batch into a compressed chunk: the same readings again (duplicates) plus
     # one meter's readings under a new meter id (new rows).

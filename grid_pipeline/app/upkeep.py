@@ -28,12 +28,7 @@ from grid_pipeline.storage.aggregates import (
 from grid_pipeline.storage.compression import (
     CompressionStudy,
     add_compression_policy,
-    compress_due,
-    compression_sizes,
-    count_rows,
-    detailed_total_bytes,
-    enable_compression,
-    record_compression_run,
+    compress_hypertable,
 )
 
 Progress = Callable[[str], None]
@@ -53,19 +48,9 @@ def compress_variant(
     Compression settings are applied first, so this works on any database with
     readings. On a native server a TimescaleDB policy is added as well.
     """
-    with connect(db) as conn:
-        rows_before = count_rows(conn, table)
-        bytes_before = detailed_total_bytes(conn, table)
-        enable_compression(conn, table)
-    due = compress_due(db, table, older_than, progress=progress)
-    with connect(db) as conn:
-        sizes = compression_sizes(conn, table)
-        rows_after = count_rows(conn, table)
-        study = CompressionStudy(
-            table, len(due.chunks), rows_before, rows_after, bytes_before, sizes, due.seconds
-        )
-        record_compression_run(conn, study)
-        if db.supports_background_jobs:
+    study = compress_hypertable(db, table, older_than, progress=progress)
+    if db.supports_background_jobs:
+        with connect(db) as conn:
             add_compression_policy(conn, table, settings.compress_after)
     return study
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Any
 
-import psycopg
 from psycopg import sql
 
+from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.db.sqlfiles import query
 from grid_pipeline.storage.seed_queries import for_table
 
@@ -61,18 +60,23 @@ def p95(values: list[float]) -> float:
 
 
 def time_statement(
-    conn: psycopg.Connection[Any], statement: sql.SQL | sql.Composed, repeat: int, warmup: int = 1
+    db: Database, statement: sql.SQL | sql.Composed, repeat: int, warmup: int = 1
 ) -> Timing:
-    """Warm up, run `repeat` times, then keep an EXPLAIN (ANALYZE, BUFFERS) plan."""
+    """Warm up, run `repeat` times, then keep an EXPLAIN (ANALYZE, BUFFERS) plan.
+
+    Each execution has its own connection (the time is the statement's alone), so
+    on the embedded engine other clients get the session between repetitions.
+    """
     rows = 0
-    for _ in range(warmup):
-        rows = len(conn.execute(statement).fetchall())
     samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        rows = len(conn.execute(statement).fetchall())
-        samples.append((time.perf_counter() - started) * 1000)
-    plan_rows = conn.execute(sql.SQL("EXPLAIN (ANALYZE, BUFFERS) ") + statement).fetchall()
+    for i in range(warmup + repeat):
+        with connect(db) as conn:
+            started = time.perf_counter()
+            rows = len(conn.execute(statement).fetchall())
+            if i >= warmup:
+                samples.append((time.perf_counter() - started) * 1000)
+    with connect(db) as conn:
+        plan_rows = conn.execute(sql.SQL("EXPLAIN (ANALYZE, BUFFERS) ") + statement).fetchall()
     return Timing(
         median_ms=statistics.median(samples),
         p95_ms=p95(samples),

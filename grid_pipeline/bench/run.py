@@ -30,6 +30,7 @@ from grid_pipeline.storage.compression import (
     compress_hypertable,
     compression_enabled,
     count_rows,
+    decompress_all,
     detailed_total_bytes,
 )
 from grid_pipeline.storage.historic import default_window
@@ -94,19 +95,6 @@ def machine_memory_bytes() -> int:
     return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
 
 
-def _set_compressed(db: Database, table: str, compressed: bool) -> None:
-    """Decompress every chunk (for the uncompressed measurements)."""
-    if compressed:
-        return
-    with connect(db) as conn:
-        if compression_enabled(conn, table):
-            conn.execute(
-                "SELECT decompress_chunk(c, if_compressed => TRUE) "
-                "FROM show_chunks(%s::regclass) AS c",
-                (table,),
-            )
-
-
 def _facts(db: Database, settings: Settings, repeat: int) -> BenchReport:
     with connect(db) as conn:
         version = conn.execute(
@@ -150,7 +138,7 @@ def run_benchmark(
     bytes_per_row = 0.0
     for variant in settings.chunk_variants:
         table = variant.table
-        _set_compressed(db, table, compressed=False)
+        decompress_all(db, table)  # chunk by chunk, for the uncompressed measurements
         with connect(db) as conn:
             rows = count_rows(conn, table)
             if table == settings.chunk_variants[0].table and rows:
@@ -158,8 +146,7 @@ def run_benchmark(
         for storage in ("uncompressed", "compressed"):
             if storage == "compressed":
                 progress(f"{table}: compressing")
-                with connect(db) as conn:
-                    study = compress_hypertable(conn, table)
+                study = compress_hypertable(db, table)
                 report.compression.append(
                     CompressionResult(
                         table=table, chunk_interval=str(variant.interval),
@@ -175,8 +162,7 @@ def run_benchmark(
                 )  # fmt: skip
             for bench_query in QUERIES:
                 progress(f"{table} {storage}: {bench_query.name}")
-                with connect(db) as conn:
-                    timing = time_statement(conn, bench_query.raw(table), repeat)
+                timing = time_statement(db, bench_query.raw(table), repeat)
                 report.queries.append(QueryResult(bench_query.name, table, storage, timing))
     progress("refreshing the continuous aggregates")
     refresh_aggregates(db)
@@ -186,8 +172,7 @@ def run_benchmark(
         if statement is None:
             continue
         progress(f"aggregate: {bench_query.name}")
-        with connect(db) as conn:
-            timing = time_statement(conn, statement, repeat)
+        timing = time_statement(db, statement, repeat)
         report.queries.append(QueryResult(bench_query.name, primary, "aggregate", timing))
 
     fleet = build_fleet(report.meters, settings.seed)

@@ -310,22 +310,49 @@ def count_rows(conn: psycopg.Connection[Any], table: str) -> int:
 
 
 def compress_hypertable(
-    conn: psycopg.Connection[Any], table: str, older_than: timedelta | None = None
+    db: Database,
+    table: str,
+    older_than: timedelta | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
 ) -> CompressionStudy:
-    """Enable compression, compress the chunks, measure sizes and rows before and after,
-    and record the run in `compression_runs`, all on the caller's connection (one
-    transaction: it holds the engine throughout). `compress_due` is the per-chunk path."""
-    rows_before = count_rows(conn, table)
-    bytes_before = detailed_total_bytes(conn, table)
-    started = time.perf_counter()
-    enable_compression(conn, table)
-    chunks = compress_chunks(conn, table, older_than)
-    seconds = time.perf_counter() - started
-    sizes = compression_sizes(conn, table)
-    rows_after = count_rows(conn, table)
-    study = CompressionStudy(table, chunks, rows_before, rows_after, bytes_before, sizes, seconds)
-    record_compression_run(conn, study)
+    """The seed's study on one hypertable: rows and size before, compression enabled,
+    the chunks compressed one per transaction (`compress_due`), sizes and rows after,
+    recorded in `compression_runs`."""
+    with connect(db) as conn:
+        rows_before = count_rows(conn, table)
+        bytes_before = detailed_total_bytes(conn, table)
+    due = compress_due(db, table, older_than, progress=progress)
+    with connect(db) as conn:
+        sizes = compression_sizes(conn, table)
+        rows_after = count_rows(conn, table)
+        study = CompressionStudy(
+            table, len(due.chunks), rows_before, rows_after, bytes_before, sizes, due.seconds
+        )
+        record_compression_run(conn, study)
     return study
+
+
+def decompress_all(db: Database, table: str) -> int:
+    """Decompress every compressed chunk of `table`, one chunk per transaction (the
+    benchmark's uncompressed measurements); returns how many were decompressed."""
+    with connect(db) as conn:
+        if not compression_enabled(conn, table):
+            return 0
+        chunks = [
+            str(row[0])
+            for row in conn.execute(
+                "SELECT format('%%I.%%I', chunk_schema, chunk_name) "
+                "FROM timescaledb_information.chunks "
+                "WHERE hypertable_schema = current_schema() AND hypertable_name = %s "
+                "AND is_compressed ORDER BY range_start",
+                (table,),
+            )
+        ]
+    for chunk in chunks:
+        with connect(db) as conn:
+            conn.execute("SELECT decompress_chunk(%s::regclass, if_compressed => TRUE)", (chunk,))
+    return len(chunks)
 
 
 def record_compression_run(conn: psycopg.Connection[Any], study: CompressionStudy) -> None:
