@@ -2,8 +2,9 @@
 
 Run with `streamlit run dashboard/app.py`. This entry script runs on every
 page: it registers the pages, checks that the database answers (a friendly
-notice with a retry button if not), draws the filters that every page shares,
-and runs the selected page.
+notice with a retry button if not), draws the filters that every page shares
+(and keeps them in the URL, so a view can be bookmarked and shared), and runs
+the selected page.
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ if _ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboard import components, data, state  # noqa: E402
+from dashboard import charts, components, data, state  # noqa: E402
 
 st.set_page_config(page_title="Grid Pipeline", page_icon="⚡", layout="wide")
+# Status chips in their severity's colour (ok green, warnings amber, failures red) on every
+# page; Streamlit draws every multiselect chip in the theme's red otherwise.
+st.html(f"<style>{charts.status_chip_css()}</style>")
 
 PAGES = [
     st.Page("app_pages/live.py", title="Live", icon=":material/bolt:", default=True),
@@ -41,7 +45,8 @@ except data.DatabaseUnavailable as exc:
     components.database_down(str(exc))
     st.stop()
 
-state.sidebar(fleet, default_timezone)
+state.sidebar(fleet, default_timezone)  # also reads and writes the filters in the URL
+state.keep_page_params(page.url_path)
 st.sidebar.caption("Data from the TimescaleDB continuous aggregates; cached briefly per view.")
 
 try:

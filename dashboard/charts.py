@@ -9,19 +9,298 @@ here too; anything that scans readings happens in SQL.
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
+
 import plotly.express as px
 import plotly.graph_objects as go
 import polars as pl
+from plotly.subplots import make_subplots
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 CLASS_COLORS = {"residential": "#4C78A8", "commercial": "#F58518", "industrial": "#54A24B"}
-STATUS_COLORS = {
-    "ok": "#54A24B",
-    "exporting": "#4C78A8",
-    "voltage out of band": "#E45756",
-    "stale": "#F58518",
-    "no data": "#9D9D9D",
+
+# --- colours ------------------------------------------------------------------------------------
+
+#: Status chips and status colours everywhere: ok = green, warn = amber, failed = red.
+SEVERITY_COLORS = {
+    "ok": "#2E7D32",
+    "info": "#1F6FB2",
+    "warn": "#F0A202",
+    "failed": "#C62828",
+    "unknown": "#757575",
 }
+#: Streamlit's badge colour per severity (`:green-badge[ok]` in Markdown).
+_BADGE = {"ok": "green", "info": "blue", "warn": "orange", "failed": "red", "unknown": "gray"}
+#: The severity of each status the pages show: a live meter's, an ingestion run's.
+STATUS_SEVERITY = {
+    "ok": "ok",
+    "exporting": "info",
+    "voltage out of band": "warn",
+    "stale": "warn",
+    "no data": "failed",
+    "finished": "ok",
+    "running": "info",
+    "warn": "warn",
+    "failed": "failed",
+}
+#: The Live page's meter statuses, in display order, with their colour.
+STATUS_COLORS = {
+    status: SEVERITY_COLORS[STATUS_SEVERITY[status]]
+    for status in ("ok", "exporting", "voltage out of band", "stale", "no data")
+}
+#: One colour per meter in every chart (24 distinct ones, repeating every 24 ids).
+METER_PALETTE: tuple[str, ...] = tuple(px.colors.qualitative.Dark24)
+
+
+def meter_color(meter_id: int) -> str:
+    """The colour of a meter in every chart and chip: fixed by its id alone.
+
+    It does not depend on which other meters are shown or in which chart, so
+    meter 7 is the same colour in the power, energy and voltage charts and after
+    the selection changes.
+    """
+    return METER_PALETTE[(int(meter_id) - 1) % len(METER_PALETTE)]
+
+
+def meter_colors(meter_ids: Iterable[int]) -> dict[int, str]:
+    """`meter_color` for several meters."""
+    return {int(m): meter_color(m) for m in meter_ids}
+
+
+def status_color(status: str) -> str:
+    """The colour of a status by its severity (grey when unknown)."""
+    return SEVERITY_COLORS[STATUS_SEVERITY.get(status, "unknown")]
+
+
+def status_badge(status: str) -> str:
+    """A Streamlit Markdown badge for a status, coloured by severity (`:green-badge[ok]`)."""
+    color = _BADGE[STATUS_SEVERITY.get(status, "unknown")]
+    label = status.replace("[", "(").replace("]", ")")
+    return f":{color}-badge[{label}]"
+
+
+def text_color_on(background: str) -> str:
+    """Black or white, whichever reads better on a `#RRGGBB` background."""
+    red, green, blue = (int(background.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
+    return "#1F1F1F" if 0.299 * red + 0.587 * green + 0.114 * blue > 150 else "#FFFFFF"
+
+
+def _css_string(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\3C ")
+    return escaped.replace("\n", " ")
+
+
+def chip_css(colors: Mapping[str, str], scope: str = "") -> str:
+    """CSS colouring Streamlit's multiselect chips by their label (all chips are red otherwise).
+
+    A chip is `<span data-tag aria-label="LABEL">` (Streamlit 1.67); `scope` narrows the
+    rules to one widget, e.g. `.st-key-trend_meters` for the widget with that key.
+    """
+    rules = []
+    for label, color in colors.items():
+        selector = f'{scope} [data-tag][aria-label="{_css_string(label)}"]'.strip()
+        rules.append(f"{selector} {{background-color: {color}; color: {text_color_on(color)};}}")
+    return "\n".join(rules)
+
+
+def status_chip_css() -> str:
+    """`chip_css` for every known status: an "ok" chip is green wherever it appears."""
+    return chip_css({status: status_color(status) for status in STATUS_SEVERITY})
+
+
+# --- readable numbers ---------------------------------------------------------------------------
+
+_UNIT_SECONDS = {
+    "w": 604800, "week": 604800, "weeks": 604800,
+    "d": 86400, "day": 86400, "days": 86400,
+    "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
+    "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
+    "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
+}  # fmt: skip
+_DURATION_PART = re.compile(
+    r"(?P<number>[-+]?\d+(?:\.\d+)?)\s*(?P<unit>[a-z]+)"
+    r"|(?P<hours>[-+]?\d+):(?P<minutes>\d{1,2}):(?P<seconds>\d{1,2}(?:\.\d+)?)"
+)
+
+
+def parse_duration(value: object) -> timedelta | None:
+    """A duration from a timedelta or its text; None when it is not one.
+
+    Reads Python's `str(timedelta)` ("376 days, 11:29:00", "0:05:00"), PostgreSQL's interval
+    text ("1 day 02:00:00") and plain phrases ("3 hours", "1 week", "5 min").
+    """
+    if isinstance(value, timedelta):
+        return value
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower().replace(",", " ")
+    if not text or _DURATION_PART.sub("", text).strip():
+        return None
+    seconds = 0.0
+    for part in _DURATION_PART.finditer(text):
+        if part["unit"] is not None:
+            if part["unit"] not in _UNIT_SECONDS:
+                return None
+            seconds += float(part["number"]) * _UNIT_SECONDS[part["unit"]]
+        else:
+            sign = -1.0 if part["hours"].startswith("-") else 1.0
+            seconds += float(part["hours"]) * 3600 + sign * (
+                int(part["minutes"]) * 60 + float(part["seconds"])
+            )
+    return timedelta(seconds=seconds)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def format_duration(value: object) -> str:
+    """A duration as people write it: "1 day", "3 hours", "1 week", "376 days 11 h", "5 min".
+
+    The largest unit in words, then the next smaller one if it is not zero ("8 hours 20 min");
+    whole weeks up to nine weeks read as weeks. Text that is no duration is returned as is.
+    """
+    delta = parse_duration(value)
+    if delta is None:
+        return "-" if value is None else str(value)
+    if delta < timedelta(0):
+        return "-" + format_duration(-delta)
+    total = delta.total_seconds()
+    if total == 0:
+        return "0 s"
+    if total < 1:
+        return f"{total * 1000:.0f} ms"
+    days, rest = divmod(round(total), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days and days % 7 == 0 and days <= 63 and not (hours or minutes or seconds):
+        return _plural(days // 7, "week")
+    parts = [
+        (days, _plural(days, "day"), f"{days} d"),
+        (hours, _plural(hours, "hour"), f"{hours} h"),
+        (minutes, f"{minutes} min", f"{minutes} min"),
+        (seconds, f"{seconds} s", f"{seconds} s"),
+    ]
+    first = next(i for i, (n, _, _) in enumerate(parts) if n)
+    words = parts[first][1]
+    if first + 1 < len(parts) and parts[first + 1][0]:
+        words += " " + parts[first + 1][2]
+    return words
+
+
+def format_ms(ms: float) -> str:
+    """A query time: "0.1 ms", "10 ms", "1 s", "10 s"."""
+    return f"{ms / 1000:g} s" if ms >= 1000 else f"{ms:g} ms"
+
+
+def log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
+    """Tick values and labels of a log axis in ms: every power of ten from below `low` to
+    above `high` (1, 10, 100, 1000 ms -> "1 ms", "10 ms", "100 ms", "1 s")."""
+    high = high if high > 0 else 1.0
+    low = low if 0 < low <= high else high
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    if last == first:
+        last += 1
+    values = [10.0**exponent for exponent in range(first, last + 1)]
+    return values, [format_ms(v) for v in values]
+
+
+# --- chunk-interval advice ---------------------------------------------------------------------
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def advice_sentences(advice: Mapping[str, object]) -> list[str]:
+    """The benchmark's chunk-interval advice (`benchmark_runs.advice`) in sentences, the
+    recommendation first. Advice of another shape: its summary, then its plain values."""
+    if "verdicts" not in advice:
+        lines = [str(advice[k]) for k in ("summary", "recommendation") if advice.get(k)]
+        for key, value in advice.items():
+            if key not in ("summary", "recommendation") and isinstance(value, str | int | float):
+                text = format_duration(value) if isinstance(value, str) else f"{value:,}"
+                lines.append(f"{key.replace('_', ' ').capitalize()}: {text}.")
+        return lines
+    low = format_duration(advice.get("min_interval_compression"))
+    high = format_duration(advice.get("max_interval_memory"))
+    recommended = advice.get("recommended")
+    lines = [
+        f"Recommended chunk interval: **{format_duration(str(recommended))}**, the shortest "
+        f"standard interval between the compression bound ({low}) and the memory bound ({high})."
+        if recommended
+        else f"No standard interval fits both bounds (at least {low}, at most {high}): "
+        "add memory or reduce the row size."
+    ]
+    inputs = advice.get("inputs")
+    if isinstance(inputs, Mapping):
+        rate, row = _number(inputs.get("ingest_rows_per_s")), _number(inputs.get("bytes_per_row"))
+        memory, meters = _number(inputs.get("memory_bytes")), _number(inputs.get("meters"))
+        every = format_duration(inputs.get("reading_interval"))
+        if rate is not None and row is not None and memory is not None and meters is not None:
+            lines.append(
+                f"Measured: {meters:,.0f} meters reporting every {every} ({rate:,.2f} rows/s), "
+                f"{row:,.0f} bytes per row with its indexes, {memory / 2**30:,.1f} GiB of memory."
+            )
+    lines += [
+        f"Memory bound: the chunk being written, with its indexes, should fit in a quarter of "
+        f"the memory, so at most {high}.",
+        f"Compression bound: a chunk should hold at least 100 readings per meter to compress "
+        f"well, so at least {low}.",
+    ]
+    return lines
+
+
+def _percent(share: float | None) -> str:
+    if share is None or math.isnan(share):
+        return "-"
+    if math.isinf(share):
+        return "∞"
+    if share and abs(share) < 0.0001:
+        return "< 0.01 %"
+    return f"{share * 100:,.{0 if abs(share) >= 0.1 else 2}f} %"
+
+
+def advice_table(advice: Mapping[str, object], variants: Mapping[str, timedelta]) -> pl.DataFrame:
+    """One row per candidate interval, shortest first: its size against both bounds, a verdict,
+    and the configured variant (`variants`: table -> chunk interval) that uses it."""
+    verdicts = advice.get("verdicts")
+    if not isinstance(verdicts, list) or not verdicts:
+        return pl.DataFrame()
+    recommended = parse_duration(advice.get("recommended"))
+    by_interval = {interval: table for table, interval in variants.items()}
+    rows = []
+    for v in verdicts:
+        if not isinstance(v, Mapping):
+            continue
+        interval = parse_duration(v.get("interval"))
+        fits, compresses = bool(v.get("fits_memory")), bool(v.get("compresses_well"))
+        verdict = (
+            "recommended" if interval is not None and interval == recommended
+            else "fits both bounds" if fits and compresses
+            else "too short to compress well" if fits
+            else "too large for memory"
+        )  # fmt: skip
+        rows.append(
+            {
+                "_seconds": interval.total_seconds() if interval is not None else math.inf,
+                "chunk interval": format_duration(v.get("interval")),
+                "verdict": verdict,
+                "variant": by_interval.get(interval) if interval is not None else None,
+                "rows per chunk": _number(v.get("rows_per_chunk")),
+                "chunk MB": (_number(v.get("chunk_bytes")) or 0.0) / 1e6,
+                "share of memory budget": _percent(_number(v.get("memory_budget_share"))),
+                "rows per meter": _number(v.get("rows_per_segment")),
+            }
+        )
+    if not rows:
+        return pl.DataFrame()
+    return pl.DataFrame(rows).sort("_seconds").drop("_seconds")
+
+
 _LAYOUT = {"margin": {"l": 10, "r": 10, "t": 50, "b": 10}, "legend_title_text": ""}
 
 
@@ -123,41 +402,136 @@ def total_kwh(daily: pl.DataFrame) -> float:
 # --- meter trends -------------------------------------------------------------------------------
 
 
-def trend_with_band(
-    trends: pl.DataFrame, value: str, title: str, unit: str, band: tuple[str, str] | None = None
+#: How the meter charts scale their y axes (URL value -> label on the page).
+SCALES = {
+    "shared": "Shared axis",
+    "per_meter": "Per meter (own axis each)",
+    "normalised": "% of each meter's peak",
+}
+
+
+def _meters(trends: pl.DataFrame) -> list[tuple[int, pl.DataFrame]]:
+    """The frame split per meter, in meter id order (rows keep their time order)."""
+    ordered = trends.sort("meter_id", maintain_order=True)
+    return [
+        (int(meter_id), frame)
+        for (meter_id,), frame in ordered.group_by(["meter_id"], maintain_order=True)
+    ]
+
+
+def _peak(frame: pl.DataFrame, columns: Sequence[str]) -> float:
+    """The largest absolute value in `columns` (1 when there is none, so nothing divides by 0)."""
+    peak = frame.select(
+        pl.max_horizontal(pl.col(c).cast(pl.Float64).abs().max() for c in columns)
+    ).item()
+    return float(peak) if peak else 1.0
+
+
+def _meter_figure(meters: Sequence[int], scale: str) -> go.Figure:
+    """One plot for all meters, or one row per meter with its own y axis ("per_meter")."""
+    if scale != "per_meter":
+        return go.Figure()
+    return make_subplots(
+        rows=len(meters), cols=1, shared_xaxes=True,
+        vertical_spacing=min(0.06, 0.3 / len(meters)),
+    )  # fmt: skip
+
+
+def _finish_meters(
+    fig: go.Figure, title: str, unit: str, meters: Sequence[int], scale: str, height: int
 ) -> go.Figure:
-    """One line per meter; a shaded band between the `band` (low, high) columns if given."""
+    if scale == "per_meter":
+        for row, meter_id in enumerate(meters, start=1):
+            fig.update_yaxes(
+                title_text=f"meter {meter_id}", title_font_color=meter_color(meter_id),
+                row=row, col=1,
+            )  # fmt: skip
+        return _finish(
+            fig, f"{title}, one axis per meter", height=max(height, 90 + 120 * len(meters))
+        )
+    fig.update_yaxes(title_text="% of the meter's peak" if scale == "normalised" else unit)
+    return _finish(
+        fig, title + (", % of each meter's peak" if scale == "normalised" else ""), height
+    )
+
+
+def trend_with_band(
+    trends: pl.DataFrame,
+    value: str,
+    title: str,
+    unit: str,
+    band: tuple[str, str] | None = None,
+    scale: str = "shared",
+) -> go.Figure:
+    """One line per meter in its `meter_color`; a shaded band between the `band` (low, high)
+    columns if given.
+
+    `scale` (one of SCALES): "shared" puts every meter on one y axis; "per_meter" draws a row
+    per meter with its own y axis, so a 3 kW house beside an 800 kW plant is not a flat line;
+    "normalised" shows each meter in percent of its own peak (hover shows the real value).
+    """
     if trends.is_empty():
         return empty_figure(title)
-    fig = go.Figure()
-    palette = px.colors.qualitative.Plotly
-    for i, ((meter_id,), frame) in enumerate(trends.group_by(["meter_id"], maintain_order=True)):
-        color = palette[i % len(palette)]
+    meters = _meters(trends)
+    ids = [m for m, _ in meters]
+    fig = _meter_figure(ids, scale)
+    for row, (meter_id, frame) in enumerate(meters, start=1):
+        color = meter_color(meter_id)
+        at = {"row": row, "col": 1} if scale == "per_meter" else {}
+        bands = list(band) if band and set(band) <= set(frame.columns) else []
+        factor = 100.0 / _peak(frame, [value, *bands]) if scale == "normalised" else 1.0
         times = frame.get_column("time").to_list()
-        if band and set(band) <= set(frame.columns):
-            low, high = band
+        if bands:
+            low, high = bands
+            outline = frame.get_column(high).to_list() + frame.get_column(low).to_list()[::-1]
             fig.add_scatter(
                 x=times + times[::-1],
-                y=frame.get_column(high).to_list() + frame.get_column(low).to_list()[::-1],
+                y=[v * factor if v is not None else None for v in outline],
                 fill="toself", fillcolor=color, opacity=0.18, line={"width": 0},
                 hoverinfo="skip", showlegend=False, name=f"meter {meter_id} min-max",
+                legendgroup=f"meter {meter_id}", **at,
             )  # fmt: skip
-        fig.add_scatter(
-            x=times, y=frame.get_column(value).to_list(), mode="lines",
-            line={"color": color, "width": 1.6}, name=f"meter {meter_id}",
-        )  # fmt: skip
-    fig.update_yaxes(title_text=unit)
-    return _finish(fig, title)
+        values = frame.get_column(value).to_list()
+        line = {
+            "x": times, "mode": "lines", "line": {"color": color, "width": 1.6},
+            "name": f"meter {meter_id}", "legendgroup": f"meter {meter_id}",
+        }  # fmt: skip
+        if scale == "normalised":
+            fig.add_scatter(
+                y=[v * factor if v is not None else None for v in values], customdata=values,
+                hovertemplate=f"%{{y:.0f}} % of peak (%{{customdata:.2f}} {unit})",
+                **line, **at,
+            )  # fmt: skip
+        else:
+            fig.add_scatter(y=values, **line, **at)
+    return _finish_meters(fig, title, unit, ids, scale, height=360)
 
 
-def energy_bars(trends: pl.DataFrame, title: str) -> go.Figure:
-    """Energy per interval (raw) or hour (aggregate) per meter, grouped bars."""
+def energy_bars(trends: pl.DataFrame, title: str, scale: str = "shared") -> go.Figure:
+    """Energy per interval (raw) or hour (aggregate) per meter, grouped bars in the meter's
+    colour; `scale` as in `trend_with_band`."""
     if trends.is_empty():
         return empty_figure(title)
-    frame = trends.with_columns(pl.format("meter {}", "meter_id").alias("meter"))
-    fig = px.bar(frame, x="time", y="energy_kwh", color="meter", labels={"energy_kwh": "kWh"})
+    meters = _meters(trends)
+    ids = [m for m, _ in meters]
+    fig = _meter_figure(ids, scale)
+    for row, (meter_id, frame) in enumerate(meters, start=1):
+        at = {"row": row, "col": 1} if scale == "per_meter" else {}
+        values = frame.get_column("energy_kwh").to_list()
+        bar = {
+            "x": frame.get_column("time").to_list(), "name": f"meter {meter_id}",
+            "marker_color": meter_color(meter_id), "legendgroup": f"meter {meter_id}",
+        }  # fmt: skip
+        if scale == "normalised":
+            factor = 100.0 / _peak(frame, ["energy_kwh"])
+            fig.add_bar(
+                y=[v * factor if v is not None else None for v in values], customdata=values,
+                hovertemplate="%{y:.0f} % of peak (%{customdata:.3f} kWh)", **bar, **at,
+            )  # fmt: skip
+        else:
+            fig.add_bar(y=values, **bar, **at)
     fig.update_layout(barmode="group")
-    return _finish(fig, title, height=300)
+    return _finish_meters(fig, title, "kWh", ids, scale, height=300)
 
 
 # --- insights -----------------------------------------------------------------------------------
@@ -241,11 +615,25 @@ def solar_export(solar: pl.DataFrame) -> go.Figure:
 
 
 def voltage_quality(quality: pl.DataFrame) -> go.Figure:
-    """Share of readings outside +-10 % of nominal voltage per feeder (percent)."""
+    """Share of readings outside +-10 % of nominal voltage per feeder (percent).
+
+    With no reading outside the band the figure says so in words instead of drawing
+    empty axes, with the range the voltages stayed in when it is known.
+    """
     title = "Readings outside +-10% of nominal voltage, per feeder"
     if quality.is_empty():
         return empty_figure(title)
     frame = quality.with_columns((pl.col("out_of_band_share").fill_null(0) * 100).alias("percent"))
+    if not frame.get_column("percent").sum():
+        message = "No voltage outside ±10 % of nominal in this period"
+        if {"min_voltage_pu", "max_voltage_pu"} <= set(frame.columns):
+            low, high = (
+                frame.get_column("min_voltage_pu").min(),
+                frame.get_column("max_voltage_pu").max(),
+            )
+            if isinstance(low, float) and isinstance(high, float):
+                message += f"<br>(every reading between {low:.0%} and {high:.0%} of nominal)"
+        return empty_figure(title, message)
     fig = px.bar(frame, x="feeder", y="percent", labels={"percent": "% of readings", "feeder": ""})
     return _finish(fig, title, height=320)
 
@@ -307,8 +695,15 @@ def rejects_by_reason(rejects: pl.DataFrame) -> go.Figure:
 # --- storage and benchmarks ---------------------------------------------------------------------
 
 
-def compression_sizes(sizes: pl.DataFrame) -> go.Figure:
-    """Bytes before and after compression per variant (MiB), grouped bars."""
+def _variant_order(present: Iterable[str], order: Sequence[str]) -> list[str]:
+    """`order`'s variants that are present, then the others by name."""
+    found = set(present)
+    return [v for v in order if v in found] + sorted(found - set(order))
+
+
+def compression_sizes(sizes: pl.DataFrame, order: Sequence[str] = ()) -> go.Figure:
+    """Bytes before and after compression per variant (MiB), grouped bars; variants in
+    `order` (by chunk interval on the Storage page), others after them by name."""
     title = "Size before and after compression per variant (MiB)"
     if sizes.is_empty():
         return empty_figure(title)
@@ -317,20 +712,31 @@ def compression_sizes(sizes: pl.DataFrame) -> go.Figure:
         (pl.col("before_bytes") / 2**20).alias("before"),
         (pl.col("after_bytes") / 2**20).alias("after"),
     ).unpivot(index="variant", variable_name="state", value_name="mib")
+    variants = _variant_order(long.get_column("variant").to_list(), order)
     fig = px.bar(long, x="variant", y="mib", color="state", barmode="group",
+                 category_orders={"variant": variants},
                  labels={"mib": "MiB", "variant": ""})  # fmt: skip
     return _finish(fig, title, height=320)
 
 
-def benchmark_medians(results: pl.DataFrame) -> go.Figure:
-    """Median query time per query and variant, one panel per storage kind (log scale)."""
-    title = "Benchmark: median query time per variant (ms, log scale)"
+def benchmark_medians(results: pl.DataFrame, order: Sequence[str] = ()) -> go.Figure:
+    """Median query time per query and variant, one panel per storage kind, on a log axis
+    ticked at whole powers of ten (1 ms, 10 ms, 100 ms, 1 s); variants in `order`."""
+    title = "Benchmark: median query time per variant (log scale)"
     if results.is_empty():
         return empty_figure(title)
+    variants = _variant_order(results.get_column("variant").to_list(), order)
     fig = px.bar(
         results, x="query_name", y="median_ms", color="variant", barmode="group",
         facet_col="storage", log_y=True, hover_data=["p95_ms", "repetitions"],
-        labels={"median_ms": "ms", "query_name": ""},
+        category_orders={"variant": variants}, labels={"median_ms": "median", "query_name": ""},
     )  # fmt: skip
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    times = [float(t) for t in results.get_column("median_ms").drop_nulls().to_list() if t > 0]
+    if times:
+        values, labels = log_ticks(min(times), max(times))
+        fig.update_yaxes(
+            tickvals=values, ticktext=labels,
+            range=[math.log10(values[0]), math.log10(values[-1])],
+        )  # fmt: skip
     return _finish(fig, title, height=420)

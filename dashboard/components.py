@@ -1,13 +1,19 @@
-"""Small UI pieces every page shares: empty states and the database-down notice.
+"""Small UI pieces every page shares: empty states, the filter-matches-nothing notice and
+the database-down notice.
 
-Kept in one place so the wording that tells a user how to load data, or what to
-do when the database is down, is the same on every page.
+Kept in one place so the wording that tells a user how to load data, that the sidebar
+filters select no meter, or what to do when the database is down, is the same on every page.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import plotly.graph_objects as go
+import polars as pl
 import streamlit as st
+
+from dashboard import data
 
 LOAD_DATA_HINT = (
     "Load data with `grid-pipeline generate` (e.g. `grid-pipeline generate --meters 50 "
@@ -18,6 +24,47 @@ LOAD_DATA_HINT = (
 def empty_state(what: str, hint: str = LOAD_DATA_HINT) -> None:
     """Say that there is nothing to show yet and how to get something."""
     st.info(f"{what}\n\n{hint}", icon=":material/inbox:")
+
+
+NO_METER_MATCHES = "No meter matches the sidebar filters"
+
+
+def matching_meters(fleet: pl.DataFrame, classes: Sequence[str], feeders: Sequence[str]) -> int:
+    """How many meters of `fleet` the class and feeder filters select (empty = all)."""
+    if fleet.is_empty():
+        return 0
+    selected = fleet
+    if classes:
+        selected = selected.filter(pl.col("customer_class").is_in(list(classes)))
+    if feeders:
+        selected = selected.filter(pl.col("feeder").is_in(list(feeders)))
+    return selected.height
+
+
+def no_meter_matches(classes: Sequence[str], feeders: Sequence[str]) -> bool:
+    """If the sidebar's class and feeder filters select no meter, say so and return True.
+
+    The data exists but this combination (say an industrial class on a feeder with only
+    households) selects nothing, so "load data" or "everything is complete" would be
+    wrong advice. False, and nothing drawn, when no filter is set or some meter matches;
+    also when there are no meters at all (the page's own empty state says how to load them).
+    """
+    if not classes and not feeders:
+        return False
+    fleet = data.fleet()
+    if fleet.is_empty() or matching_meters(fleet, classes, feeders):
+        return False
+    chosen = "; ".join(
+        f"{label}: {', '.join(values)}"
+        for label, values in (("class", classes), ("feeder", feeders))
+        if values
+    )
+    st.info(
+        f"{NO_METER_MATCHES} ({chosen}), so there is nothing to show for this selection. "
+        "The data is there: widen or clear the Customer class or Feeder filter in the sidebar.",
+        icon=":material/filter_alt_off:",
+    )
+    return True
 
 
 def database_down(reason: str) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -108,6 +108,26 @@ class Extent:
     def has_readings(self) -> bool:
         return self.last_reading is not None
 
+    def data_end(self, interval: timedelta) -> datetime:
+        """The end of the last ended interval, floor(now, interval), on the database's clock.
+
+        Data quality expects a reading for every interval before it (and after the first
+        reading); the running interval expects nothing yet.
+        """
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)  # the reading grid: multiples since the epoch
+        return self.checked_at - (self.checked_at - epoch) % interval
+
+    def cut(self, interval: timedelta) -> datetime | None:
+        """Where the data ends: the end of the newest reading's interval, but never after
+        the last ended interval (a reading sent for the running interval does not count).
+
+        Daily energy compares periods up to this instant and its previous period up to the
+        same local time of day. None without readings.
+        """
+        if self.last_reading is None:
+            return None
+        return min(self.last_reading + interval, self.data_end(interval))
+
 
 @st.cache_data(ttl=EXTENT_TTL, show_spinner=False)
 def extent() -> Extent:
@@ -143,9 +163,29 @@ def live_latest_per_meter(
 
 
 @st.cache_data(ttl=LIVE_TTL, show_spinner=False)
-def live_ingest() -> dict[str, Any]:
-    """Readings/s over the last five minutes, lag of the newest reading, newest ingest run."""
-    return _frame("dashboard_live_ingest").row(0, named=True)
+def live_ingest(
+    tz: str,
+    interval: timedelta,
+    grace: timedelta,
+    late_intervals: int,
+    nearly: float,
+    classes: tuple[str, ...],
+    feeders: tuple[str, ...],
+) -> dict[str, Any]:
+    """The ingestion state judged per reporting interval, and the newest ingestion run.
+
+    The newest due interval (ended at least `grace` ago), how many meters reported it,
+    readings/s over it, the lag of the newest reading's interval end, and the state:
+    normal, late (up to `late_intervals` intervals or some meters missing) or stalled.
+    """
+    params = {
+        "tz": tz,
+        "interval": interval,
+        "grace": grace,
+        "late_intervals": late_intervals,
+        "nearly": nearly,
+    }
+    return _frame("dashboard_live_ingest", params | _filters(classes, feeders)).row(0, named=True)
 
 
 # --- daily energy -------------------------------------------------------------------------------
@@ -153,13 +193,17 @@ def live_ingest() -> dict[str, Any]:
 
 @st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
 def daily_energy(
-    tz: str, start_day: date, end_day: date, classes: tuple[str, ...], feeders: tuple[str, ...]
+    tz: str,
+    start_day: date,
+    end_day: date,
+    cut: datetime,
+    classes: tuple[str, ...],
+    feeders: tuple[str, ...],
 ) -> pl.DataFrame:
-    """kWh per local day x class x feeder for local days [start_day, end_day)."""
-    return _frame(
-        "dashboard_daily_energy",
-        {"tz": tz, "start_day": start_day, "end_day": end_day, **_filters(classes, feeders)},
-    )
+    """kWh per local day x class x feeder for local days [start_day, end_day), readings
+    before `cut` only; `complete` marks the days wholly inside the data set."""
+    params = {"tz": tz, "start_day": start_day, "end_day": end_day, "cut": cut}
+    return _frame("dashboard_daily_energy", params | _filters(classes, feeders))
 
 
 # --- meter trends -------------------------------------------------------------------------------
@@ -261,28 +305,30 @@ def completeness(
     tz: str,
     start_day: date,
     end_day: date,
-    per_day: int,
+    interval: timedelta,
     classes: tuple[str, ...],
     feeders: tuple[str, ...],
 ) -> pl.DataFrame:
-    """Readings per meter and local day with the share of the expected count."""
-    params = {"tz": tz, "start_day": start_day, "end_day": end_day, "per_day": per_day}
+    """Readings per meter and local day against the readings expected (one per ended
+    interval inside the data set); days that expect none are left out."""
+    params = {"tz": tz, "start_day": start_day, "end_day": end_day, "interval": interval}
     return _frame("dashboard_quality_completeness", params | _filters(classes, feeders))
 
 
 @st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
 def gaps(
     tz: str,
-    start: datetime,
-    end: datetime,
-    per_hour: int,
+    start_day: date,
+    end_day: date,
+    interval: timedelta,
     classes: tuple[str, ...],
     feeders: tuple[str, ...],
     limit: int = 200,
 ) -> pl.DataFrame:
-    """Meter-hours with fewer readings than expected, worst first."""
-    params = _window(tz, start, end, classes, feeders) | {"per_hour": per_hour, "limit": limit}
-    return _frame("dashboard_quality_gaps", params)
+    """Meter-hours with fewer readings than expected (none included), worst first; the
+    columns gap_hours and missing_total count every gap of the local days, not just these."""
+    params = {"tz": tz, "start_day": start_day, "end_day": end_day, "interval": interval}
+    return _frame("dashboard_quality_gaps", params | _filters(classes, feeders) | {"limit": limit})
 
 
 @st.cache_data(ttl=LIVE_TTL * 3, show_spinner=False)

@@ -3,16 +3,25 @@
 A small fleet (6 meters x 3 days) is loaded into the session's engine and the
 continuous aggregates are refreshed, plus one quarantined payload, one ingestion
 run and one benchmark run, so every section of every page has something to draw.
-A second set of tests runs the pages on a fresh, empty engine (empty states, no
-exception) and with an unreachable database (a notice and a retry button).
+The data set ends "now", at the last interval boundary, so the running interval has
+no reading yet: exactly the awkward case where partial time must not look like a failure
+(Data quality reads 100 %, Daily energy compares the same elapsed time, Live is normal
+between two reporting intervals). Tests that depend on the clock top the data up to the
+last boundary and retry when a boundary passes while they run (`on_a_steady_clock`).
+A filter that matches no meter makes every page say so. A second set of tests runs the
+pages on a fresh, empty engine (empty states, no exception) and with an unreachable
+database (a notice and a retry button).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import pytest
 import streamlit as st
@@ -24,13 +33,23 @@ from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.embedded.process import free_port
 from grid_pipeline.fleet.meters import build_fleet
 from grid_pipeline.storage.aggregates import refresh_aggregates
-from grid_pipeline.storage.historic import default_window, load_history, read_fleet, replace_fleet
+from grid_pipeline.storage.historic import (
+    default_window,
+    floor_time,
+    load_history,
+    read_fleet,
+    replace_fleet,
+)
 
 pytestmark = pytest.mark.integration
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 METERS, DAYS, INTERVAL = 6, 3, timedelta(minutes=5)
 RUN_ID = "dashboard-test-run"
+#: The Live page's grace: an interval is due a fifth of an interval after it ends.
+GRACE = INTERVAL / 5
+NO_MATCH = "No meter matches the sidebar filters"
+T = TypeVar("T")
 
 #: page file -> (title, minimum number of Plotly charts, minimum number of metrics)
 PAGES = {
@@ -94,6 +113,38 @@ def remove_dashboard_rows(db: Database, ids: dict[str, int]) -> None:
         conn.execute("DELETE FROM benchmark_runs WHERE run_id = %s", (ids["run_id"],))
 
 
+def top_up(db: Database) -> None:
+    """Extend the data set to the last interval boundary, so that it ends "now" again."""
+    end = floor_time(datetime.now(UTC), INTERVAL)
+    with connect(db) as conn:
+        row = conn.execute('SELECT max("timestamp") FROM energy_readings').fetchone()
+        fleet = read_fleet(conn)
+    assert row and row[0] is not None
+    start = row[0] + INTERVAL
+    if start < end:
+        load_history(db, fleet, (start, end), interval=INTERVAL, seed=7, timezone="UTC")
+        refresh_aggregates(db, since=start - timedelta(hours=1))
+
+
+def _clock() -> tuple[datetime, datetime]:
+    """The last interval boundary and the Live page's newest due interval: what the pages
+    judge against; a test is steady when neither moved while it ran."""
+    now = datetime.now(UTC)
+    return floor_time(now, INTERVAL), floor_time(now - GRACE, INTERVAL)
+
+
+def on_a_steady_clock(db: Database, check: Callable[[], T], attempts: int = 3) -> T:
+    """Top the data up to the last boundary and run `check`; again if a boundary passed."""
+    for _ in range(attempts):
+        before = _clock()
+        top_up(db)
+        st.cache_data.clear()
+        result = check()
+        if _clock() == before:
+            return result
+    raise AssertionError(f"the clock crossed an interval boundary {attempts} times in a row")
+
+
 @pytest.fixture(scope="module")
 def dashboard_data(database: Database) -> Iterator[Database]:
     """The session engine holding the small data set for the module's tests."""
@@ -123,10 +174,35 @@ def charts(at: AppTest) -> int:
     return len(at.get("plotly_chart"))
 
 
+def metrics(at: AppTest) -> dict[str, Any]:
+    """Label -> the metric element (value, delta, help)."""
+    return {m.label: m for m in at.metric}
+
+
+def notices(at: AppTest) -> str:
+    """Every info, success, warning and error text of the page, in one string."""
+    return " | ".join(e.value for e in [*at.info, *at.success, *at.warning, *at.error])
+
+
+def figure(at: AppTest, index: int) -> dict[str, Any]:
+    """The Plotly figure of the `index`-th chart, as the JSON the browser receives."""
+    spec: dict[str, Any] = json.loads(at.get("plotly_chart")[index].proto.spec)
+    return spec
+
+
+def set_sidebar(at: AppTest, *, timezone: str | None = None, days: int | None = None) -> AppTest:
+    if timezone is not None:
+        at.sidebar.selectbox(key="filter_timezone").set_value(timezone).run()
+    if days is not None:
+        at.sidebar.select_slider(key="filter_days").set_value(days).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 @pytest.mark.parametrize("page", list(PAGES))
 def test_page_renders_with_data(dashboard_data: Database, page: str) -> None:
     title, min_charts, min_metrics = PAGES[page]
-    at = open_page(page)
+    at = on_a_steady_clock(dashboard_data, lambda: open_page(page))
     assert not at.exception, [e.value for e in at.exception]
     assert [t.value for t in at.title] == [title]
     assert charts(at) >= min_charts
@@ -135,9 +211,9 @@ def test_page_renders_with_data(dashboard_data: Database, page: str) -> None:
 
 
 def test_live_page_numbers(dashboard_data: Database) -> None:
-    at = open_page("app_pages/live.py")
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Meters reporting"] == f"{METERS} / {METERS}"
+    at = on_a_steady_clock(dashboard_data, lambda: open_page("app_pages/live.py"))
+    values = {m.label: m.value for m in at.metric}
+    assert values["Meters reporting"] == f"{METERS} / {METERS}"
     table = at.dataframe[0].value
     assert len(table) == METERS and set(table["status"]) <= {"ok", "exporting", "stale",
                                                               "voltage out of band"}  # fmt: skip
@@ -174,10 +250,171 @@ def test_seed_queries_verbatim_match_the_aggregates(dashboard_data: Database) ->
     assert fast.height == slow.height > 0
     assert fast.get_column("meter_id").to_list() == slow.get_column("meter_id").to_list()
     diffs = (fast.get_column("total_energy") - slow.get_column("total_energy")).abs()
-    assert diffs.max() < 1e-6
+    assert (diffs < 1e-6).all()
     at = open_page("app_pages/insights.py")
     at.toggle(key="insights_verbatim").set_value(True).run()
     assert not at.exception and charts(at) >= 7
+
+
+def _first_reading(db: Database) -> datetime:
+    with connect(db) as conn:
+        row = conn.execute('SELECT min("timestamp") FROM energy_readings').fetchone()
+    assert row and row[0] is not None
+    first: datetime = row[0]
+    return first
+
+
+def _energy(db: Database, start: datetime, end: datetime) -> tuple[float, int]:
+    """kWh and readings in [start, end), straight from the raw readings."""
+    with connect(db) as conn:
+        row = conn.execute(
+            "SELECT coalesce(sum(energy), 0), count(*) FROM energy_readings "
+            'WHERE "timestamp" >= %s AND "timestamp" < %s',
+            (start, end),
+        ).fetchone()
+    assert row
+    return float(row[0]), int(row[1])
+
+
+def test_data_quality_reads_100_percent_on_complete_data(dashboard_data: Database) -> None:
+    """Complete data ending at the last boundary: the running interval, the rest of today and
+    the days before the data set began expect nothing, so the page reads 100 % with no gap,
+    no red cell and no day before the first reading, in UTC and Tokyo, over 1 to 30 days."""
+    cases = (("UTC", 7), ("UTC", 30), ("Asia/Tokyo", 1), ("Asia/Tokyo", 7))
+
+    def check() -> list[tuple[str, int, dict[str, Any], list[Any], str]]:
+        at = open_page("app_pages/data_quality.py")
+        seen = []
+        for tz, days in cases:
+            set_sidebar(at, timezone=tz, days=days)
+            values = {label: m.value for label, m in metrics(at).items()}
+            heat = figure(at, 0)["data"][0]
+            seen.append((tz, days, values, [heat["x"], heat["z"]], notices(at)))
+        return seen
+
+    seen = on_a_steady_clock(dashboard_data, check)
+    cut, first = _clock()[0], _first_reading(dashboard_data)
+    for tz, days, values, (x, z), text in seen:
+        assert values["Completeness"] == "100.0%", (tz, days, values)
+        assert values["Meter-hours with gaps"] == "0", (tz, days)
+        assert "Every meter-hour is complete" in text, (tz, days, text)
+        assert {v for row in z for v in row} == {100}, (tz, days, z)
+        # One column per day from the data set's first day (or the period's) to the newest.
+        zone = ZoneInfo(tz)
+        last_day = (cut - INTERVAL).astimezone(zone).date()
+        first_day = max(first.astimezone(zone).date(), last_day - timedelta(days=days - 1))
+        span = (last_day - first_day).days + 1
+        assert x == [str(first_day + timedelta(days=i)) for i in range(span)], (tz, days, x)
+
+
+def test_daily_energy_compares_the_same_elapsed_time(dashboard_data: Database) -> None:
+    """The newest day is partial: this period runs to the end of the newest ended interval
+    and the previous one to the same local time of day, so the delta compares like with
+    like; the mean and the day count use complete days only."""
+    cases = (("Asia/Tokyo", 1), ("UTC", 1), ("UTC", 7))
+
+    def check() -> dict[tuple[str, int], tuple[dict[str, Any], str]]:
+        at = open_page("app_pages/daily_energy.py")
+        seen = {}
+        for tz, days in cases:
+            set_sidebar(at, timezone=tz, days=days)
+            shown = {label: (m.value, m.delta) for label, m in metrics(at).items()}
+            seen[(tz, days)] = (shown, " ".join(c.value for c in at.caption))
+        return seen
+
+    seen = on_a_steady_clock(dashboard_data, check)
+    cut = _clock()[0]  # the data ends at the last boundary (steady: the same while it ran)
+    first = _first_reading(dashboard_data)
+    for (tz, days), (shown, caption) in seen.items():
+        zone = ZoneInfo(tz)
+        last_day = (cut - INTERVAL).astimezone(zone).date()
+        partial = cut.astimezone(zone).date() == last_day
+        day_starts = [
+            datetime.combine(last_day - timedelta(days=i), datetime.min.time(), tzinfo=zone)
+            for i in range(days - 1, -2, -1)
+        ]  # days + 1 local midnights, the last one ends the period
+        this_kwh, this_n = _energy(dashboard_data, day_starts[0], cut)
+        assert shown["Energy this period"][0] == f"{this_kwh:,.0f} kWh", (tz, days)
+        if partial:
+            assert "same elapsed time" in caption, caption
+        ended = days - (1 if partial else 0)
+        complete = [
+            (start, end)
+            for start, end in itertools.pairwise(day_starts)
+            if start >= first and end <= cut
+        ]
+        count = f"{len(complete)} / {ended}" if ended else "none ended yet"
+        assert shown["Complete days with data"][0] == count, (tz, days, shown)
+        if complete:
+            mean = sum(_energy(dashboard_data, *c)[0] for c in complete) / len(complete)
+            assert shown["Mean per complete day"][0] == f"{mean:,.0f} kWh"
+        previous_start = day_starts[0] - timedelta(days=days)
+        if previous_start < first:  # the previous period began before the data set
+            assert not shown["Energy this period"][1], (tz, days, shown)
+            continue
+        previous_cut = cut.astimezone(zone) - timedelta(days=days)
+        before_kwh, before_n = _energy(dashboard_data, previous_start, previous_cut)
+        assert before_n == this_n  # the same elapsed time: as many readings on both sides
+        delta = f"{(this_kwh - before_kwh) / abs(before_kwh):+.1%}"
+        assert shown["Energy this period"][1] == delta, (tz, days, shown, delta)
+        assert shown["Previous period"][0] == f"{before_kwh:,.0f} kWh"
+
+
+def test_live_is_normal_between_two_reporting_intervals(dashboard_data: Database) -> None:
+    """The data ends at the last boundary and the next interval is still running: the page
+    says normal, every meter reported the due interval, readings/s is the fleet's rate per
+    interval (not 0.0) and the lag is under one interval plus the grace."""
+    at = on_a_steady_clock(dashboard_data, lambda: open_page("app_pages/live.py"))
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.warning and not at.error, notices(at)
+    normal = " ".join(s.value for s in at.success)
+    assert normal.startswith("Normal:") and f"{METERS} of {METERS} meters" in normal, normal
+    shown = {label: m.value for label, m in metrics(at).items()}
+    assert shown["Meters reporting"] == f"{METERS} / {METERS}"
+    assert shown["Readings/s (per interval)"] == f"{METERS / INTERVAL.total_seconds():,.2f}"
+    number, unit = shown["Ingestion lag"].split()
+    lag_s = float(number) * (60 if unit == "min" else 1)
+    assert lag_s <= (INTERVAL + GRACE).total_seconds(), shown
+    rules = " ".join(m.value for m in at.markdown)
+    assert "**Normal**" in rules and "**Late**" in rules and "**Stalled**" in rules, rules
+
+
+@pytest.fixture
+def lone_meter(dashboard_data: Database) -> Iterator[Database]:
+    """An industrial meter on a feeder of its own (no readings): 'commercial' on that
+    feeder is a combination the sidebar offers that selects no meter."""
+    with connect(dashboard_data) as conn:
+        conn.execute(
+            "INSERT INTO meters (meter_id, customer_class, feeder, substation, has_solar, "
+            "rated_kw, nominal_voltage) VALUES (990, 'industrial', 'F99', 'S9', false, 50, 400)"
+        )
+    yield dashboard_data
+    with connect(dashboard_data) as conn:
+        conn.execute("DELETE FROM meters WHERE meter_id = 990")
+
+
+#: Pages that say so when the filters select no meter. Insights and Storage do not yet
+#: (their files belong to another change; `components.no_meter_matches` is there for them).
+NO_MATCH_PAGES = (
+    "app_pages/live.py",
+    "app_pages/daily_energy.py",
+    "app_pages/data_quality.py",
+    "app_pages/meter_trends.py",
+    "app_pages/insights.py",
+)
+
+
+@pytest.mark.parametrize("page", NO_MATCH_PAGES)
+def test_a_filter_that_matches_no_meter_says_so(lone_meter: Database, page: str) -> None:
+    at = open_page(page)
+    at.sidebar.multiselect(key="filter_classes").set_value(["commercial"]).run()
+    at.sidebar.multiselect(key="filter_feeders").set_value(["F99"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = notices(at)
+    assert NO_MATCH in text, (page, text)
+    assert "grid-pipeline generate" not in text, (page, text)  # the data is there
+    assert "Every meter-hour is complete" not in text, (page, text)
+    assert "0 / 0" not in [m.value for m in at.metric], page
 
 
 def test_pages_show_empty_states_on_an_empty_database(

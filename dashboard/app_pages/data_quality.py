@@ -1,11 +1,18 @@
 """Data quality: which meters reported how much per day, which hours have gaps, what the
 ingestion quarantined and why, and the ingestion runs' counters.
+
+Only time that has passed inside the data set is judged: a reading is expected for every
+interval that has ended (up to the last interval boundary) since the data set's first
+reading, so the running interval, the rest of today and the days before the data began
+are not painted as missing (the SQL in sql/queries/dashboard_quality_*.sql counts this).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
+import polars as pl
 import streamlit as st
 
 from dashboard import charts, components, data, state
@@ -14,37 +21,70 @@ st.title("Data quality")
 filters = state.current()
 extent = data.extent()
 interval = data.settings().interval
-per_hour = int(timedelta(hours=1) / interval)
-per_day = int(timedelta(days=1) / interval)
 
 st.subheader("Completeness")
-if not extent.has_readings:
+if not extent.has_readings or extent.first_reading is None:
     components.empty_state("No readings yet, so completeness cannot be measured.")
+elif components.no_meter_matches(filters.classes, filters.feeders):
+    pass  # the notice says why there is nothing; quarantine and runs below are fleet-wide
 else:
+    zone = ZoneInfo(filters.timezone)
     start_day, end_day = filters.local_days(extent.last_reading)
     complete = data.completeness(
-        filters.timezone, start_day, end_day, per_day, filters.classes, filters.feeders
+        filters.timezone, start_day, end_day, interval, filters.classes, filters.feeders
     )
-    start, end = filters.window(extent.last_reading, interval)
-    gaps = data.gaps(filters.timezone, start, end, per_hour, filters.classes, filters.feeders)
-    expected = complete.height * per_day
+    gaps = data.gaps(
+        filters.timezone, start_day, end_day, interval, filters.classes, filters.feeders
+    )
+    expected = int(complete.get_column("expected").sum() or 0) if complete.height else 0
     received = int(complete.get_column("readings").sum() or 0) if complete.height else 0
+    gap_hours = int(gaps.get_column("gap_hours")[0]) if gaps.height else 0
+    missing = int(gaps.get_column("missing_total")[0]) if gaps.height else 0
+    began = extent.first_reading.astimezone(zone)
+    until = extent.data_end(interval).astimezone(zone)
+    every = charts.format_duration(interval)
+
     cols = st.columns(3)
     cols[0].metric(
-        "Readings received", f"{received:,}", help=f"{per_day:,} expected per meter and day"
+        "Readings received",
+        f"{received:,}",
+        help=f"of {expected:,} expected: one per meter and ended {every} interval inside "
+        "the data set",
     )
-    cols[1].metric("Completeness", f"{received / expected:.1%}" if expected else "-")
-    cols[2].metric("Meter-hours with gaps", f"{gaps.height:,}{'+' if gaps.height >= 200 else ''}")
+    cols[1].metric(
+        "Completeness",
+        f"{received / expected:.1%}" if expected else "-",
+        help="Readings received over readings expected. Only intervals that have ended and "
+        "lie inside the data set are expected, so complete data reads 100 %.",
+    )
+    cols[2].metric(
+        "Meter-hours with gaps",
+        f"{gap_hours:,}",
+        help=f"{missing:,} readings missing in them (whole hours without a reading included)",
+    )
     st.caption(
-        f"Local days {start_day} to {end_day - timedelta(days=1)} in {filters.timezone}; the first "
-        "and newest day are partial when the data starts or ends during them."
+        f"Local days {start_day} to {end_day - timedelta(days=1)} in {filters.timezone}. "
+        f"Expected: one reading per meter every {every}, for intervals that have ended "
+        f"(up to {until:%Y-%m-%d %H:%M}) since the data set's first reading "
+        f"({began:%Y-%m-%d %H:%M}); the running interval and days before the data began "
+        "expect nothing (blank, not red)."
     )
     components.chart(charts.completeness_heatmap(complete), key="completeness")
     st.markdown("**Hours with missing readings** (worst first)")
     if gaps.is_empty():
-        st.success("Every meter-hour with readings is complete.", icon=":material/check_circle:")
+        st.success(
+            "Every meter-hour is complete: each meter sent a reading for every ended interval.",
+            icon=":material/check_circle:",
+        )
     else:
-        st.dataframe(gaps, hide_index=True, width="stretch", height=260)
+        if gap_hours > gaps.height:
+            st.caption(f"The worst {gaps.height:,} of {gap_hours:,} meter-hours with gaps.")
+        st.dataframe(
+            gaps.select(pl.exclude("gap_hours", "missing_total")),
+            hide_index=True,
+            width="stretch",
+            height=260,
+        )
 
 st.subheader("Quarantined payloads")
 rejects = data.rejects_by_reason(filters.timezone)

@@ -40,7 +40,10 @@ with right:
     monthly = data.monthly_consumption_by_meter(verbatim)
     components.chart(charts.monthly_by_meter(monthly), key="seed_q3")
 
-st.subheader(f"Patterns over the last {filters.days} day(s)")
+if components.no_meter_matches(filters.classes, filters.feeders):
+    st.stop()  # the seed's views above cover the whole fleet; everything below is filtered
+
+st.subheader(f"Patterns over the last {filters.days} day{'' if filters.days == 1 else 's'}")
 left, right = st.columns(2)
 with left:
     components.chart(charts.load_heatmap(data.load_heatmap(*window)), key="heatmap")
@@ -51,6 +54,7 @@ left, right = st.columns(2)
 with left:
     components.chart(charts.solar_export(data.solar_export(*window)), key="solar")
 with right:
+    # No reading outside the band: the chart says so in words instead of drawing empty axes.
     quality = data.voltage_quality(*window)
     components.chart(charts.voltage_quality(quality), key="voltage_quality")
 

@@ -2,7 +2,10 @@
 period with min/max bands, and download exactly what is shown as CSV.
 
 Short periods (up to RAW_MAX_DAYS) show the raw readings; longer ones the hourly
-statistics aggregate, whose min and max give the bands.
+statistics aggregate, whose min and max give the bands. Each meter keeps one colour in
+every chart (and on its chip in the picker). The y axes are shared, one per meter, or in
+percent of each meter's peak, so a household is readable beside an industrial site. The
+chosen meters and the scaling are in the URL (`?meters=3&meters=17&scale=per_meter`).
 """
 
 from __future__ import annotations
@@ -35,18 +38,51 @@ labels = {
     ).iter_rows()
 }
 if not labels:
-    components.empty_state(
-        "No meter matches the sidebar filters.", "Widen the class or feeder filter."
-    )
+    if not components.no_meter_matches(filters.classes, filters.feeders):
+        components.empty_state(
+            "No meter matches the sidebar filters.", "Widen the class or feeder filter."
+        )
     st.stop()
 
-chosen = st.multiselect(
+options = list(labels)
+state.restore(
+    "trend_meters",
+    options,
+    state.url_choices("meters", options)[:MAX_METERS] or options[:3],
+    options[:3],
+)
+state.restore(
+    "trend_scale",
+    list(charts.SCALES),
+    state.url_choice("scale", list(charts.SCALES), "shared"),
+    "shared",
+)
+left, right = st.columns([3, 2], vertical_alignment="bottom")
+chosen = left.multiselect(
     f"Meters (type an id, class or feeder to search; up to {MAX_METERS})",
-    list(labels),
-    default=list(labels)[:3],
+    options,
     format_func=labels.__getitem__,
     max_selections=MAX_METERS,
     key="trend_meters",
+)
+scale = right.radio(
+    "Scale",
+    list(charts.SCALES),
+    format_func=charts.SCALES.__getitem__,
+    horizontal=True,
+    key="trend_scale",
+    help="Shared: one y axis for every meter. Per meter: a row per meter with its own y axis, "
+    "so small meters are not flat lines beside large ones. %: each meter in percent of its "
+    "own peak in this period (hover shows the real value).",
+)
+state.write_url({"meters": sorted(chosen), "scale": None if scale == "shared" else scale})
+# The chips in the picker take each meter's chart colour.
+st.html(
+    "<style>"
+    + charts.chip_css(
+        {labels[m]: charts.meter_color(m) for m in chosen}, scope=".st-key-trend_meters"
+    )
+    + "</style>"
 )
 if not chosen:
     st.info("Pick one or more meters above.", icon=":material/touch_app:")
@@ -57,8 +93,8 @@ start, end = filters.window(extent.last_reading, data.settings().interval)
 trends = data.meter_trends(filters.timezone, tuple(sorted(chosen)), start, end, raw)
 st.caption(
     f"{'Raw readings' if raw else 'Hourly aggregate (line = mean, band = min to max)'} "
-    f"for the last {filters.days} day(s) up to the newest reading, in {filters.timezone}. "
-    f"{trends.height:,} rows."
+    f"for the last {filters.days} day{'' if filters.days == 1 else 's'} up to the newest "
+    f"reading, in {filters.timezone}. {trends.height:,} rows."
 )
 if trends.is_empty():
     components.empty_state("The chosen meters have no readings in this period.")
@@ -67,15 +103,19 @@ if trends.is_empty():
 power_band = None if raw else ("min_power_kw", "max_power_kw")
 voltage_band = None if raw else ("min_voltage_v", "max_voltage_v")
 components.chart(
-    charts.trend_with_band(trends, "power_kw", "Power (kW, negative = export)", "kW", power_band),
+    charts.trend_with_band(
+        trends, "power_kw", "Power (kW, negative = export)", "kW", power_band, scale
+    ),
     key="trend_power",
 )
 components.chart(
-    charts.energy_bars(trends, "Energy per " + ("reading interval" if raw else "hour") + " (kWh)"),
+    charts.energy_bars(
+        trends, "Energy per " + ("reading interval" if raw else "hour") + " (kWh)", scale
+    ),
     key="trend_energy",
 )
 components.chart(
-    charts.trend_with_band(trends, "voltage_v", "Voltage (V)", "V", voltage_band),
+    charts.trend_with_band(trends, "voltage_v", "Voltage (V)", "V", voltage_band, scale),
     key="trend_voltage",
 )
 

@@ -1,8 +1,36 @@
--- Dashboard, Data quality: readings per meter and local day against the expected count
--- (the per_day parameter per day), every meter x day of the window present, missing days as 0.
-WITH days AS (
-    SELECT d::date AS day
+-- Dashboard, Data quality: readings per meter and local day against the readings expected.
+--
+-- A reading is expected for every interval (the interval parameter) that has ended and lies
+-- inside the data set: from its first reading (min over energy_readings) up to the last interval
+-- boundary, time_bucket(interval, now()). So the running interval, the rest of today and the days
+-- before the data set began expect nothing, and a complete data set reads 100 percent. Days that
+-- expect nothing are left out (no row: the heatmap leaves them blank instead of painting them red).
+-- Readings are counted over the same ended intervals: a reading the live simulator already sent
+-- for the running interval does not count. Whole hours come from meter_hourly_stats, the ended
+-- part of the current hour from the raw readings. [start_day, end_day) are local dates in tz.
+WITH bounds AS (
+    SELECT
+        coalesce((SELECT min("timestamp") FROM energy_readings), now())   AS data_start,
+        time_bucket(%(interval)s::interval, now())                        AS data_end,
+        extract(epoch FROM %(interval)s::interval)                        AS step_s
+),
+days AS (
+    SELECT
+        d::date                                                                     AS day,
+        greatest(d::date::timestamp AT TIME ZONE %(tz)s::text, b.data_start)         AS lo,
+        least((d::date + 1)::timestamp AT TIME ZONE %(tz)s::text, b.data_end)        AS hi,
+        b.step_s
     FROM generate_series(%(start_day)s::date, %(end_day)s::date - 1, INTERVAL '1 day') AS d
+    CROSS JOIN bounds AS b
+),
+expected AS (
+    -- interval starts t (multiples of the interval since the epoch) with lo <= t < hi
+    SELECT
+        day,
+        (ceil(extract(epoch FROM hi) / step_s) - ceil(extract(epoch FROM lo) / step_s))::bigint
+            AS expected
+    FROM days
+    WHERE hi > lo
 ),
 fleet AS (
     SELECT m.meter_id
@@ -10,23 +38,41 @@ fleet AS (
     WHERE (cardinality(%(classes)s::text[]) = 0 OR m.customer_class = ANY(%(classes)s::text[]))
       AND (cardinality(%(feeders)s::text[]) = 0 OR m.feeder = ANY(%(feeders)s::text[]))
 ),
+hourly AS (
+    -- Bounds written out (not taken from `bounds`) so TimescaleDB can exclude chunks.
+    SELECT s.meter_id, s.bucket, s.readings
+    FROM meter_hourly_stats AS s
+    WHERE s.bucket >= (%(start_day)s::date::timestamp AT TIME ZONE %(tz)s::text)
+      AND s.bucket < least(
+            %(end_day)s::date::timestamp AT TIME ZONE %(tz)s::text,
+            time_bucket('1 hour', time_bucket(%(interval)s::interval, now())))
+    UNION ALL
+    SELECT r.meter_id, time_bucket('1 hour', r."timestamp"), count(*)
+    FROM energy_readings AS r
+    WHERE r."timestamp" >= greatest(
+            %(start_day)s::date::timestamp AT TIME ZONE %(tz)s::text,
+            time_bucket('1 hour', time_bucket(%(interval)s::interval, now())))
+      AND r."timestamp" < least(
+            %(end_day)s::date::timestamp AT TIME ZONE %(tz)s::text,
+            time_bucket(%(interval)s::interval, now()))
+    GROUP BY 1, 2
+),
 counts AS (
     SELECT
-        s.meter_id,
-        (time_bucket('1 day', s.bucket, %(tz)s::text) AT TIME ZONE %(tz)s::text)::date AS day,
-        sum(s.readings) AS readings
-    FROM meter_hourly_stats AS s
-    JOIN fleet AS f ON f.meter_id = s.meter_id
-    WHERE s.bucket >= (%(start_day)s::date::timestamp AT TIME ZONE %(tz)s::text)
-      AND s.bucket < (%(end_day)s::date::timestamp AT TIME ZONE %(tz)s::text)
+        h.meter_id,
+        (time_bucket('1 day', h.bucket, %(tz)s::text) AT TIME ZONE %(tz)s::text)::date AS day,
+        sum(h.readings) AS readings
+    FROM hourly AS h
+    JOIN fleet AS f ON f.meter_id = h.meter_id
     GROUP BY 1, 2
 )
 SELECT
     f.meter_id,
-    d.day,
-    coalesce(c.readings, 0)::bigint                                     AS readings,
-    least(1.0, coalesce(c.readings, 0)::float8 / %(per_day)s::float8)   AS completeness
+    e.day,
+    coalesce(c.readings, 0)::bigint                                         AS readings,
+    e.expected,
+    least(1.0, coalesce(c.readings, 0)::float8 / e.expected::float8)        AS completeness
 FROM fleet AS f
-CROSS JOIN days AS d
-LEFT JOIN counts AS c ON c.meter_id = f.meter_id AND c.day = d.day
-ORDER BY f.meter_id, d.day
+CROSS JOIN expected AS e
+LEFT JOIN counts AS c ON c.meter_id = f.meter_id AND c.day = e.day
+ORDER BY f.meter_id, e.day
