@@ -27,6 +27,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from dashboard.charts import parse_duration
 from grid_pipeline.app.services import start_database
 from grid_pipeline.config import Settings, load_settings
 from grid_pipeline.db.connection import Database, connect
@@ -372,8 +373,9 @@ def test_live_is_normal_between_two_reporting_intervals(dashboard_data: Database
     shown = {label: m.value for label, m in metrics(at).items()}
     assert shown["Meters reporting"] == f"{METERS} / {METERS}"
     assert shown["Readings/s (per interval)"] == f"{METERS / INTERVAL.total_seconds():,.2f}"
-    number, unit = shown["Ingestion lag"].split()
-    lag_s = float(number) * (60 if unit == "min" else 1)
+    lag = parse_duration(shown["Ingestion lag"])
+    assert lag is not None, shown
+    lag_s = lag.total_seconds()
     assert lag_s <= (INTERVAL + GRACE).total_seconds(), shown
     rules = " ".join(m.value for m in at.markdown)
     assert "**Normal**" in rules and "**Late**" in rules and "**Stalled**" in rules, rules

@@ -75,10 +75,11 @@ def test_n_readings_give_exactly_n_rows(database: Database, amqtt_url: str) -> N
     assert c.acked == c.received == expected
     with connect(database) as conn:
         row = conn.execute(
-            "SELECT status, inserted, received, batches FROM ingest_runs WHERE run_id = %s",
+            "SELECT status, inserted, received, batches, heartbeat_at >= started_at "
+            "FROM ingest_runs WHERE run_id = %s",
             (c.run_id,),
         ).fetchone()
-    assert row == ("finished", expected, expected, c.batches)
+    assert row == ("finished", expected, expected, c.batches, True)
 
 
 def test_duplicates_and_out_of_order_still_exactly_n_rows(

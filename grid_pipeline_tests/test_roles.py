@@ -120,7 +120,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 env=env, check=True, capture_output=True, timeout=60,
             )  # fmt: skip
         with psycopg.connect(cluster.url("grid_owner")) as owner:
-            for name in ("001_core.sql", "003_ingestion.sql", "004_benchmarks.sql"):
+            applied = ("001_core.sql", "003_ingestion.sql", "004_benchmarks.sql",
+                       "007_ingest_runs_progress.sql")  # fmt: skip
+            for name in applied:
                 for statement in _plain_postgres_statements(SCHEMA / name):
                     owner.execute(statement.encode())
             # Stand-in for a continuous aggregate of 002 (a view, as caggs are).

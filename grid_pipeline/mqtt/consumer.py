@@ -23,6 +23,14 @@ The number of unacknowledged messages a broker lets a client hold is capped by
 its inflight window (Mosquitto ``max_inflight_messages``; the client's Receive
 Maximum in MQTT 5), and with ack-after-commit every batch can be at most that
 large: see docs/mqtt.md for the measurements.
+
+The run's row in ``ingest_runs`` tells the truth while it runs and after: the
+writer thread rewrites its counters every ``heartbeat_s`` (one UPDATE by key, in
+the transaction of the batch being committed, or alone when idle) with a
+heartbeat timestamp; a clean end (duration, SIGTERM/SIGINT, a cancelled Dagster
+run, even interrupted again while draining) closes it 'finished' (or 'failed');
+a consumer that dies without closing it (SIGKILL, crash) leaves it 'running' with
+a heartbeat that stops, and the next consumer to start marks it 'abandoned'.
 """
 
 from __future__ import annotations
@@ -47,7 +55,15 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.db.writer import READING_COLUMNS, READING_SCHEMA, writer_for
 from grid_pipeline.mqtt.broker_url import BrokerAddress, Protocol, apply_address, paho_protocol
-from grid_pipeline.mqtt.counters import RunCounters, record_end, record_start
+from grid_pipeline.mqtt.counters import (
+    HEARTBEAT_S,
+    PendingBatch,
+    RunCounters,
+    reconcile_runs,
+    record_end,
+    record_progress,
+    record_start,
+)
 from grid_pipeline.mqtt.payload import Limits, Reading, Reject, decode
 from grid_pipeline.mqtt.topics import DEFAULT_ROOT, reading_filter
 
@@ -73,6 +89,7 @@ class ConsumerConfig:
     session_expiry_s: int = 7 * 86_400
     keepalive_s: int = 30
     meters_refresh_s: float = 60.0
+    heartbeat_s: float = HEARTBEAT_S  # counters + heartbeat written to ingest_runs this often
     check_meters: bool = True
     table: str = "energy_readings"
     limits: Limits = field(default_factory=Limits)
@@ -85,6 +102,8 @@ class ConsumerConfig:
                 raise ValueError(f"{name} must be at least 1")
         if self.receive_maximum > 65_535:
             raise ValueError("receive_maximum must be at most 65535 (MQTT 5)")
+        if not self.heartbeat_s > 0:
+            raise ValueError("heartbeat_s must be positive")
 
     @property
     def subscription(self) -> str:
@@ -125,6 +144,8 @@ class IngestConsumer:
         self._known_at = 0.0
         self._started_at = 0.0
         self._processed = 0  # deliveries committed (or left for redelivery while stopping)
+        self._next_heartbeat = 0.0  # monotonic time the run's row is due for its counters
+        self._ended = False  # the run's row is closed
         self._thread = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
         self._client = self._make_client()
 
@@ -217,10 +238,18 @@ class IngestConsumer:
         """Record the run, connect, subscribe; raises ConnectionError if that fails in time."""
         self._started_at = time.monotonic()
         with connect(self.db) as conn:
+            ended = reconcile_runs(
+                conn, run_id=self.counters.run_id, client_id=self.config.client_id
+            )
             record_start(
                 conn, self.counters, broker=str(self.address),
                 subscription=self.config.subscription, protocol=self.config.protocol,
+                heartbeat_s=self.config.heartbeat_s,
             )  # fmt: skip
+        if ended:
+            logger.warning("ingestion runs that ended without closing their row, now "
+                           "'abandoned': %s", ", ".join(ended))  # fmt: skip
+        self._next_heartbeat = time.monotonic() + self.config.heartbeat_s
         self._refresh_meters()
         self._thread.start()
         self._client.connect_async(
@@ -245,21 +274,26 @@ class IngestConsumer:
     ) -> RunCounters:
         """Consume until ``duration_s`` elapsed or ``stop`` is set, then end cleanly."""
         stop = stop or threading.Event()
-        self.start()
-        deadline = None if duration_s is None else time.monotonic() + duration_s
         try:
+            self.start()
+            deadline = None if duration_s is None else time.monotonic() + duration_s
             while not stop.wait(0.2):
                 if self._failure is not None:
                     break
                 if deadline is not None and time.monotonic() >= deadline:
                     break
         except BaseException:
-            self.stop()  # interrupted (Ctrl-C, run cancelled): still commit and acknowledge
+            # Interrupted (Ctrl-C, Dagster run cancelled): still commit, acknowledge, record.
+            self._stop_despite_interrupts()
             raise
         return self.stop()
 
     def stop(self) -> RunCounters:
-        """Stop taking messages, commit and acknowledge what is queued, disconnect, record."""
+        """Stop taking messages, commit and acknowledge what is queued, disconnect, record.
+
+        May be called again after an interruption (it resumes where it was): the
+        run's row is closed once.
+        """
         self._draining.set()
         self._stopping.set()
         self._thread.join()
@@ -271,10 +305,39 @@ class IngestConsumer:
             raise RuntimeError(f"ingest writer failed: {self._failure!r}") from self._failure
         return self.counters
 
+    def _stop_despite_interrupts(self, attempts: int = 5) -> None:
+        """`stop()`, resumed when a further interrupt lands in it (Dagster raises on each
+        SIGTERM/SIGINT, and a stopping run worker often gets more than one)."""
+        for attempt in range(attempts):
+            try:
+                self.stop()
+                return
+            except Exception:
+                return  # the writer's failure: re-raised by the caller's own exception
+            except BaseException:
+                if attempt == attempts - 1:
+                    raise
+                logger.warning("interrupted while stopping; finishing the stop first")
+
     def _finish(self, error: str | None) -> None:
+        """Close the run's row; if the database stays away, the next start abandons it."""
+        if self._ended:
+            return
         self.counters.seconds = round(time.monotonic() - self._started_at, 3)
-        with connect(self.db) as conn:
-            record_end(conn, self.counters, ended_at=datetime.now(UTC), error=error)
+        for delay in (0.2, 0.5, 1.0, 2.0, None):
+            try:
+                with connect(self.db) as conn:
+                    record_end(conn, self.counters, ended_at=datetime.now(UTC), error=error)
+                self._ended = True
+                return
+            except psycopg.OperationalError as exc:
+                if delay is None:
+                    logger.error(
+                        "could not record the end of run %s (%s); the next consumer to start "
+                        "marks it abandoned", self.counters.run_id, exc,
+                    )  # fmt: skip
+                    return
+                time.sleep(delay)
 
     def wait_idle(self, quiet_s: float = 1.0, timeout: float = 60.0) -> bool:
         """True once nothing arrived for ``quiet_s`` and the queue is empty (tests, benchmark)."""
@@ -302,6 +365,8 @@ class IngestConsumer:
                     return
                 if self._resync.is_set() and self._queue.empty() and not self._stopping.is_set():
                     self._reconnect_for_redelivery()
+                if time.monotonic() >= self._next_heartbeat and not self._stopping.is_set():
+                    self._heartbeat()  # idle (or the batch went row by row): a row of its own
         except BaseException as exc:  # surfaced by run()/stop(); never silently dies
             logger.exception("ingest writer failed")
             self._failure = exc
@@ -399,14 +464,39 @@ class IngestConsumer:
                 # else: an earlier connection's packet id; the broker redelivers it on this one
         self._processed += len(batch)
 
+    def _heartbeat(self) -> None:
+        """The run's counters so far and a heartbeat, in a transaction of their own."""
+        report = self.counters.report()
+        self._next_heartbeat = time.monotonic() + self.config.heartbeat_s
+        try:
+            with connect(self.db) as conn:
+                record_progress(conn, report, run_id=self.counters.run_id,
+                                heartbeat_s=self.config.heartbeat_s)  # fmt: skip
+        except psycopg.Error as exc:  # progress is best effort; the batches are what matter
+            logger.warning("could not record the run's progress: %s", exc)
+
     def _commit(self, readings: list[Reading], rejects: list[Reject]) -> int | None:
-        """Write one batch in one transaction; retry while the database is away."""
+        """Write one batch in one transaction; retry while the database is away.
+
+        When the heartbeat is due, the run's counters (this batch included) ride in
+        the same transaction: no extra turn on the engine, never ahead of the data.
+        """
         delay = 0.2
         while True:
+            beat = time.monotonic() >= self._next_heartbeat
+            report = self.counters.report() if beat else None
             try:
                 with connect(self.db) as conn:
                     inserted = self._write(conn, readings)
                     _write_rejects(conn, rejects)
+                    if report is not None:
+                        record_progress(
+                            conn, report, run_id=self.counters.run_id,
+                            heartbeat_s=self.config.heartbeat_s,
+                            batch=PendingBatch(len(readings), inserted, len(rejects)),
+                        )  # fmt: skip
+                if report is not None:
+                    self._next_heartbeat = time.monotonic() + self.config.heartbeat_s
                 return inserted
             except psycopg.OperationalError as exc:
                 if self._stopping.is_set() and delay > 2:

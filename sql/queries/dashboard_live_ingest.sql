@@ -16,7 +16,9 @@
 --                  to late_intervals intervals are missing; 'stalled' beyond that, or when the
 --                  fleet sent nothing in the hour before the due interval.
 --
--- The run columns come from the newest ingestion run (NULL when ingestion never ran).
+-- The run columns come from the newest ingestion run (NULL when ingestion never ran); its
+-- counters are live (heartbeat every few seconds), and a running run that stopped beating
+-- shows as 'stale'.
 WITH fleet AS (
     SELECT m.meter_id
     FROM meters AS m
@@ -62,7 +64,12 @@ judged AS (
     CROSS JOIN (SELECT max(r."timestamp") AS t FROM recent AS r) AS n
 ),
 run AS (
-    SELECT run_id, status, started_at, received, inserted, duplicates, rejected,
+    SELECT run_id,
+           CASE WHEN status = 'running'
+                 AND coalesce(heartbeat_at, started_at)
+                     < now() - make_interval(secs => 6 * coalesce(heartbeat_s, 5))
+                THEN 'stale' ELSE status END AS status,
+           started_at, heartbeat_at, received, inserted, duplicates, rejected,
            lag_s_p50, lag_s_p95
     FROM ingest_runs
     ORDER BY started_at DESC
@@ -85,6 +92,8 @@ SELECT
         ELSE 'normal'
     END                                                                     AS state,
     run.run_id, run.status, run.started_at, run.received, run.inserted,
-    run.duplicates, run.rejected, run.lag_s_p50, run.lag_s_p95
+    run.duplicates, run.rejected, run.lag_s_p50, run.lag_s_p95,
+    run.heartbeat_at AT TIME ZONE %(tz)s::text                              AS run_last_seen,
+    extract(epoch FROM now() - run.heartbeat_at)::float8                    AS run_seen_s_ago
 FROM judged AS j
 LEFT JOIN run ON true
