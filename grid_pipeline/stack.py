@@ -178,7 +178,12 @@ def run_once(settings: Settings) -> int:
 def materialize(settings: Settings) -> int:
     """`grid-pipeline materialize`: the seed backfill submitted to the running `up`, awaited."""
     dagster_url = f"http://127.0.0.1:{settings.dagster_port}"
-    dagster_api.wait_until_ready(dagster_url, timeout_s=10)
+    try:
+        dagster_api.wait_until_ready(dagster_url, timeout_s=10)
+    except dagster_api.DagsterApiError as exc:
+        raise dagster_api.DagsterApiError(
+            f"{exc}; start the stack first (`grid-pipeline up` or `make run`)"
+        ) from None
     backfill_id = submit_bootstrap(dagster_url)
     _say(f"backfill {backfill_id} submitted: {dagster_url}/runs/b/{backfill_id}")
     outcome = await_bootstrap(

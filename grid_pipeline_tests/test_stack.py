@@ -76,3 +76,14 @@ def _pids_in_data_dir(data_dir: str) -> list[int]:
         if state != "Z" and f"GRID_DATA_DIR={data_dir}".encode() in environ:
             found.append(int(entry.name))
     return found
+
+
+def test_materialize_without_a_running_stack_is_one_line(fresh_env: dict[str, str]) -> None:
+    env = {**fresh_env, "GRID_DAGSTER_PORT": str(free_port())}
+    result = subprocess.run(
+        [sys.executable, "-m", "grid_pipeline.cli", "materialize"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "start the stack first (`grid-pipeline up` or `make run`)" in result.stderr

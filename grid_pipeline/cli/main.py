@@ -27,6 +27,7 @@ from grid_pipeline.cli.mqtt import register as register_mqtt
 from grid_pipeline.config import ConfigError, Settings, load_settings, parse_duration
 from grid_pipeline.embedded import broker, engine
 from grid_pipeline.embedded.process import ServiceError
+from grid_pipeline.orchestration.dagster_api import DagsterApiError
 from grid_pipeline.storage.historic import floor_time
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -342,7 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, UsageError) as exc:
         print(f"grid-pipeline: error: {exc}", file=sys.stderr)
         return 2
-    except (ServiceError, ConnectionError) as exc:
+    except (ServiceError, ConnectionError, DagsterApiError) as exc:
         print(f"grid-pipeline: error: {exc}", file=sys.stderr)
         return 1
     except psycopg.OperationalError as exc:
