@@ -23,20 +23,31 @@ while the seed backfill runs and then for an idle baseline after it finished:
   interval (measured by the subscriber and subtracted in a second row); runs are
   split into "overlapped the backfill" and "started after it".
 
+Also recorded every 10 s: CPU used by the stack, by this process and by anything
+else on the machine (other work skews every number on 2 cores), and the steps of
+every backfill run (Dagster's step stats), to name the step behind each stall.
+
 Afterwards `up` gets SIGINT, the script waits for it to exit and checks that no
 process whose environment names the private data dir is left. It prints Markdown
 tables and writes the raw samples to `<data dir>/load_during_backfill.json`.
 
     .venv/bin/python benchmarks/load_during_backfill.py            # 500 meters x 14 days
     .venv/bin/python benchmarks/load_during_backfill.py --meters 50 --days 2 --idle 300
+    .venv/bin/python benchmarks/load_during_backfill.py --snapshot head   # the last commit
 
-Takes roughly 15-30 minutes with the default data set. Printed, not asserted.
+`--snapshot` runs everything from a copy made at start (PYTHONPATH points every
+child there), for a checkout that is being edited while the run takes its time.
+
+With the default data set it took about 17 minutes on 2 cores (a 6-minute backfill,
+then the idle baseline until a whole ingestion run and an interval were seen after
+it). Printed, not asserted.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import itertools
 import json
 import logging
@@ -56,8 +67,8 @@ from pathlib import Path
 from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT  # where the stack and the dashboard are run from (a snapshot with --snapshot)
 sys.path.insert(0, str(ROOT))
-APP = str(ROOT / "dashboard" / "app.py")
 LIVE_PAGE = "app_pages/live.py"
 DOWN_TEXT = "The database is not reachable"
 BACKFILL_LINE = re.compile(r"seed backfill (\S+) submitted")
@@ -120,6 +131,7 @@ class Sample:
     status: str = "ok"  # ok | db_unavailable | busy | timeout | exception | error
     detail: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    load1: float = field(default_factory=lambda: round(os.getloadavg()[0], 2))
 
 
 class Recorder:
@@ -335,13 +347,14 @@ class LiveRenderer:
     def __init__(self, timeout_s: float) -> None:
         from streamlit.testing.v1 import AppTest
 
-        self.at = AppTest.from_file(APP, default_timeout=timeout_s)
+        self.at = AppTest.from_file(str(SOURCE / "dashboard" / "app.py"), default_timeout=timeout_s)
         self.warmed = False
 
     def warm_up(self) -> str:
         """One untimed render (imports, first script run); its outcome as text."""
         try:
-            self.at.run()
+            with contextlib.redirect_stdout(io.StringIO()):
+                self.at.run()
         except Exception as exc:
             return f"warm-up render failed: {first_line(exc)}"
         self.warmed = True
@@ -354,11 +367,13 @@ class LiveRenderer:
         st.cache_data.clear()
         started = time.perf_counter()
         try:
-            if self.warmed:
-                self.at.switch_page(LIVE_PAGE).run()
-            else:
-                self.at.run()
-                self.warmed = True
+            # a page exception is recorded below; Streamlit would also print it on stdout
+            with contextlib.redirect_stdout(io.StringIO()):
+                if self.warmed:
+                    self.at.switch_page(LIVE_PAGE).run()
+                else:
+                    self.at.run()
+                    self.warmed = True
         except Exception as exc:
             elapsed = time.perf_counter() - started
             status = "timeout" if "timed out" in str(exc).lower() else "exception"
@@ -404,7 +419,7 @@ class Stack:
         self.got_backfill = threading.Event()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "grid_pipeline.cli", "up"],
-            cwd=ROOT,
+            cwd=SOURCE,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -466,6 +481,115 @@ def processes_with(marker: str) -> list[tuple[int, str]]:
         if b"\0" + needle in b"\0" + environ:
             found.append((int(entry.name), cmdline.strip()[:160]))
     return found
+
+
+class CpuWatcher:
+    """CPU used, per sampling period, by the stack (processes whose environment names
+    the data dir), by this measuring process, and by everything else ("foreign": other
+    work on the machine, which would skew the numbers on 2 cores)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = b"\0" + marker.encode() + b"\0"
+        self.hz = os.sysconf("SC_CLK_TCK")
+        self.owner: dict[tuple[int, str], str] = {}
+        self.last: dict[tuple[int, str], int] = {}
+        self.last_t: float | None = None
+        self.rows: list[dict[str, Any]] = []
+
+    def _kind(self, key: tuple[int, str], entry: Path) -> str:
+        kind = self.owner.get(key)
+        if kind is None:
+            if key[0] == os.getpid():
+                kind = "self"
+            else:
+                try:
+                    environ = b"\0" + (entry / "environ").read_bytes() + b"\0"
+                except OSError:
+                    environ = b""
+                kind = "stack" if self.marker in environ else "foreign"
+            self.owner[key] = kind
+        return kind
+
+    def sample(self) -> None:
+        now = time.time()
+        used = {"stack": 0.0, "self": 0.0, "foreign": 0.0}
+        top: dict[str, float] = {}
+        current: dict[tuple[int, str], int] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                head, tail = (entry / "stat").read_text().rsplit(")", 1)
+            except (OSError, ValueError):
+                continue
+            fields = tail.split()
+            # utime + stime (not cutime: it would count a finished child a second time; the
+            # last slice of a process that ended between two samples is not counted)
+            ticks = int(fields[11]) + int(fields[12])
+            key = (int(entry.name), fields[19])  # pid + start time: pids are reused
+            current[key] = ticks
+            if self.last_t is None:
+                continue
+            delta = (ticks - self.last.get(key, 0)) / self.hz
+            if delta <= 0:
+                continue
+            kind = self._kind(key, entry)
+            used[kind] += delta
+            if kind == "foreign":
+                name = head.split("(", 1)[1]
+                top[name] = top.get(name, 0.0) + delta
+        if self.last_t is not None:
+            span = now - self.last_t
+            row: dict[str, Any] = {"t": self.last_t, "span_s": round(span, 2)}
+            row.update({f"{kind}_cores": round(v / span, 3) for kind, v in used.items()})
+            row["foreign_top"] = {
+                k: round(v, 2) for k, v in sorted(top.items(), key=lambda kv: -kv[1])[:5]
+            }
+            row["load1"] = round(os.getloadavg()[0], 2)
+            self.rows.append(row)
+        self.last, self.last_t = current, now
+
+
+def describe_source(data_dir: Path, snapshot: str | None) -> str:
+    """Point SOURCE (and PYTHONPATH, for every child) at a snapshot if asked; a label."""
+    global SOURCE
+    commit = (
+        subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        or "?"
+    )
+    if snapshot is None:
+        return f"checkout {ROOT} (HEAD {commit} plus any uncommitted edits, read when imported)"
+    target = data_dir / "src"
+    if snapshot == "head":
+        target.mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", "HEAD"], capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+        label = f"snapshot of HEAD {commit} in {target}"
+    else:
+        shutil.copytree(
+            ROOT,
+            target,
+            ignore=shutil.ignore_patterns(
+                ".venv", ".git", ".grid", "__pycache__", ".*_cache", "bench-out", "node_modules"
+            ),
+        )
+        label = f"snapshot of the working tree (HEAD {commit} + edits) in {target}"
+    modules = Path("grid_pipeline/embedded/engine/node_modules")  # not in git: npm installs it
+    (target / modules).parent.mkdir(parents=True, exist_ok=True)
+    (target / modules).symlink_to(ROOT / modules)
+    SOURCE = target
+    sys.path.insert(0, str(target))
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(target), os.environ.get("PYTHONPATH")])
+    )
+    return label
 
 
 def log_tail(path: Path, lines: int = 25) -> str:
@@ -618,6 +742,7 @@ def report(result: dict[str, Any]) -> None:
         f"data set: {result['meters']} meters x {result['days']} days; data dir "
         f"{result['data_dir']}; machine: {os.cpu_count()} cores"
     )
+    print(f"code: {result.get('source', '?')}")
     took = f"{duration:.0f} s ({duration / 60:.1f} min)" if duration else "not finished"
     print(
         f"backfill {bf.get('id')}: {str(bf.get('status', '?')).lower()}, "
@@ -691,11 +816,56 @@ def report(result: dict[str, Any]) -> None:
             f"{stats_cell(lags('idle', key, offset))} | - |"
         )
     gaps = result["ingestion_gaps"]
+
+    def gap_values(phase: str) -> list[float]:
+        return [g["gap_s"] for g in gaps if phase_of(g["at"], start, end) == phase]
+
+    def ingestion_statuses(phase: str) -> str:
+        found = [
+            r["status"]
+            for r in result["dagster_runs"]
+            if r["job"] == INGESTION_JOB
+            and r["start"]
+            and phase_of(r["start"], start, end) == phase
+        ]
+        return ", ".join(f"{found.count(x)} {x}" for x in sorted(set(found))) or "none"
+
     print(
-        f"| Gap between consecutive ingestion runs (Dagster) | "
-        f"{stats_cell([g['gap_s'] for g in gaps if phase_of(g['at'], start, end) == 'backfill'])}"
-        f" | {stats_cell([g['gap_s'] for g in gaps if phase_of(g['at'], start, end) == 'idle'])}"
-        f" | - |"
+        f"| Gap between an ingestion run's end and the next one's start (Dagster) | "
+        f"{stats_cell(gap_values('backfill'))} | {stats_cell(gap_values('idle'))} | "
+        f"runs started: {ingestion_statuses('backfill')} / {ingestion_statuses('idle')} |"
+    )
+
+    cpu_rows = result.get("cpu", [])
+
+    def cores(phase: str, kind: str) -> list[float]:
+        return [r[f"{kind}_cores"] for r in cpu_rows if phase_of(r["t"], start, end) == phase]
+
+    print("\nMachine load per 10 s period (CPU cores in use; load1 = 1-min load average):\n")
+    print("| measure | during median | p95 | max | n | idle median | p95 | max | n |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for kind, label in (
+        ("stack", "the stack (engine, Dagster, runs, dashboard, simulator, broker)"),
+        ("self", "this measuring process"),
+        ("foreign", "anything else on the machine"),
+    ):
+        print(
+            f"| {label} | {stats_cell(cores('backfill', kind))} | "
+            f"{stats_cell(cores('idle', kind))} |"
+        )
+    load = {
+        phase: [r["load1"] for r in cpu_rows if phase_of(r["t"], start, end) == phase]
+        for phase in ("backfill", "idle")
+    }
+    print(f"| load1 | {stats_cell(load['backfill'])} | {stats_cell(load['idle'])} |")
+    foreign: dict[str, float] = {}
+    for r in cpu_rows:
+        for name, secs in r["foreign_top"].items():
+            foreign[name] = foreign.get(name, 0.0) + secs
+    heavy = sorted(foreign.items(), key=lambda kv: -kv[1])[:6]
+    print(
+        "foreign CPU seconds by command: "
+        + (", ".join(f"{name} {secs:.0f} s" for name, secs in heavy) or "none")
     )
 
     print(
@@ -811,14 +981,24 @@ def main() -> int:
         default=3 * 3600.0,
         help="give up on the backfill after this many s (default %(default)s)",
     )
+    parser.add_argument(
+        "--snapshot",
+        choices=("head", "tree"),
+        default=None,
+        help="run the stack and the dashboard from a copy of the repository made at start "
+        "(head: the last commit, via git archive; tree: the working tree as it is), so "
+        "edits to the checkout during the run do not reach the running processes",
+    )
     args = parser.parse_args()
     logging.disable(logging.WARNING)
-
-    from grid_pipeline.embedded.process import free_port
 
     data_dir = Path(args.data_dir).resolve()
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
+    source = describe_source(data_dir, args.snapshot)
+
+    from grid_pipeline.embedded.process import free_port
+
     for name in (*PRIVATE_URL_VARS, "GRID_INGEST_SENSOR", "GRID_HISTORY_END"):
         os.environ.pop(name, None)
     ports = {
@@ -839,12 +1019,14 @@ def main() -> int:
     dagster_url = f"http://127.0.0.1:{settings.dagster_port}"
     log = (data_dir / "load_during_backfill.log").open("a")
     recorder = Recorder(log)
-    recorder.say(f"data dir {data_dir}, ports {ports}")
+    recorder.say(f"data dir {data_dir}, ports {ports}; code: {source}")
+    cpu = CpuWatcher(f"GRID_DATA_DIR={data_dir}")
     stack = Stack(dict(os.environ), data_dir / "up.stdout.log", recorder)
     backfill: dict[str, Any] = {}
     threads: list[threading.Thread] = []
     subscriber: Subscriber | None = None
     result: dict[str, Any] = {
+        "source": source,
         "data_dir": str(data_dir),
         "meters": settings.meters,
         "days": settings.days,
@@ -874,6 +1056,7 @@ def main() -> int:
             threading.Thread(
                 target=visibility_poller, args=(url, subscriber, recorder), daemon=True
             ),
+            threading.Thread(target=paced, args=(recorder, args.every, cpu.sample), daemon=True),
             threading.Thread(
                 target=backfill_monitor, args=(dagster_url, stack, recorder, backfill), daemon=True
             ),
@@ -991,6 +1174,7 @@ def main() -> int:
         "leftover": [f"{pid} {cmd}" for pid, cmd in leftover],
     }
     result["samples"] = [asdict(s) for s in recorder.samples]
+    result["cpu"] = cpu.rows
     result["error"] = error
     json_path = data_dir / "load_during_backfill.json"
     result["json_path"] = str(json_path)
