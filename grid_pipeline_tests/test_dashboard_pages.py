@@ -344,7 +344,7 @@ def test_daily_energy_compares_the_same_elapsed_time(dashboard_data: Database) -
             for start, end in itertools.pairwise(day_starts)
             if start >= first and end <= cut
         ]
-        count = f"{len(complete)} / {ended}" if ended else "none ended yet"
+        count = f"{len(complete)} / {ended}"
         assert shown["Complete days with data"][0] == count, (tz, days, shown)
         if complete:
             mean = sum(_energy(dashboard_data, *c)[0] for c in complete) / len(complete)

@@ -62,19 +62,20 @@ complete = (
 )
 ended_days = filters.days - (1 if partial else 0)
 
+plural, verb = ("s", "are") if filters.days != 1 else ("", "is")
+net = "Net energy: export by PV meters counts negative."
 if partial:
     st.caption(
-        f"{start_day} to {last_day} ({filters.days} local days in {filters.timezone}); the "
-        f"newest day, {last_day}, is partial: data up to {cut_local:%H:%M}. Compared over the "
-        f"same elapsed time: the previous {filters.days} days are cut at the same time of day "
-        f"({previous_cut_local:%H:%M} on {previous_cut_local.date()}). Mean per day and days "
-        "counted use complete days only. Net energy: export by PV meters counts negative."
+        f"{start_day} to {last_day} ({filters.days} local day{plural} in {filters.timezone}); "
+        f"the newest day, {last_day}, is partial: data up to {cut_local:%H:%M}. Compared over "
+        f"the same elapsed time: the previous {filters.days} day{plural} {verb} cut at the same "
+        f"time of day ({previous_cut_local:%H:%M} on {previous_cut_local.date()}). Mean per "
+        f"day and days counted use complete days only. {net}"
     )
 else:
     st.caption(
-        f"{start_day} to {last_day} ({filters.days} complete local days in {filters.timezone}),"
-        f" compared with the {filters.days} days before. Net energy: export by PV meters "
-        "counts negative."
+        f"{start_day} to {last_day} ({filters.days} complete local day{plural} in "
+        f"{filters.timezone}), compared with the {filters.days} day{plural} before. {net}"
     )
 
 cols = st.columns(4)
@@ -104,7 +105,7 @@ cols[2].metric(
 )
 cols[3].metric(
     "Complete days with data",
-    f"{complete.height} / {ended_days}" if ended_days else "none ended yet",
+    f"{complete.height} / {ended_days}",
     help="Days of the period that have ended, with readings from their start to their end"
     + (f"; {last_day} is still running and is not counted." if partial else "."),
 )
