@@ -192,7 +192,8 @@ def _probe(
     publisher.connect()
     try:
         while not stop.wait(2.0):
-            ts = datetime.now(UTC).replace(microsecond=0)
+            # On the reading grid (off-grid readings are refused), one slot per probe.
+            ts = floor_time(datetime.now(UTC), settings.interval) - settings.interval * sent[0]
             reading = Reading(ts, meter_id, 1.0, round(1.0 * settings.interval.total_seconds()
                                                        / 3600, 4), 230.0, 4.35)  # fmt: skip
             published = time.monotonic()

@@ -87,10 +87,89 @@ def test_missing_field_named() -> None:
 
 
 def test_unknown_meter_and_topic_mismatch() -> None:
-    assert _reason(encode_reading(GOOD), "grid/F01/8/reading").startswith("topic meter '8'")
+    assert _reason(encode_reading(GOOD), "grid/F01/8/reading").startswith(
+        "meter 7 on meter 8's topic"
+    )
     unknown = GOOD._replace(meter_id=500)
     assert _reason(encode_reading(unknown), "grid/F01/500/reading").startswith("unknown meter_id")
     assert _decode(encode_reading(unknown), "grid/F01/500/reading", known=None).readings
+
+
+# ------------------------------------------------------- who may write what (topic binding)
+
+FEEDERS = {m: ("F01" if m <= 50 else "F02") for m in KNOWN}  # meters 7, 8: F01; 60: F02
+FIVE_MIN = timedelta(minutes=5)
+
+
+def _bound(payload: bytes, topic: str):
+    return decode(topic, payload, limits=LIMITS, now=NOW, known_meters=KNOWN, feeders=FEEDERS,
+                  interval=FIVE_MIN)  # fmt: skip
+
+
+def _only_reject(payload: bytes, topic: str) -> str:
+    result = _bound(payload, topic)
+    assert not result.readings and len(result.rejects) == 1, result
+    return result.rejects[0].reason
+
+
+def test_batch_on_a_meter_topic_is_rejected_whole() -> None:
+    """Meter 7 cannot write meter 8's reading by wrapping it in a batch on its own topic."""
+    payload = encode_batch("F01-gw1", [GOOD._replace(meter_id=8)])
+    reason = _only_reject(payload, "grid/F01/7/reading")
+    assert reason.startswith("batch on a meter topic"), reason
+    assert _bound(payload, "grid/F01/gw1/reading").readings  # the same batch from a gateway
+
+
+def test_single_reading_of_another_meter_names_both() -> None:
+    payload = encode_reading(GOOD._replace(meter_id=8))
+    assert _only_reject(payload, "grid/F01/7/reading").startswith("meter 8 on meter 7's topic")
+
+
+def test_single_reading_on_a_gateway_topic_is_rejected() -> None:
+    reason = _only_reject(encode_reading(GOOD), "grid/F01/gw1/reading")
+    assert reason.startswith("single reading of meter 7 on gateway topic gw1"), reason
+
+
+def test_meter_on_a_foreign_feeder_segment_is_rejected() -> None:
+    reason = _only_reject(encode_reading(GOOD), "grid/F02/7/reading")
+    assert reason.startswith("meter 7 is not on feeder F02"), reason
+    assert _bound(encode_reading(GOOD), "grid/F01/7/reading").readings == [GOOD]
+
+
+def test_gateway_batch_keeps_only_the_meters_of_its_feeder() -> None:
+    batch = [GOOD, GOOD._replace(meter_id=60), GOOD._replace(meter_id=8)]
+    result = _bound(encode_batch("F01-gw1", batch), "grid/F01/gw1/reading")
+    assert [r.meter_id for r in result.readings] == [7, 8]
+    assert [r.reason for r in result.rejects] == [
+        "readings[1]: meter 60 is not on feeder F01 (it is on F02)"
+    ]
+    assert json.loads(result.rejects[0].payload)["meter_id"] == 60
+
+
+def test_without_a_fleet_the_feeder_rule_is_skipped() -> None:
+    payload = encode_reading(GOOD)
+    assert decode("grid/F02/7/reading", payload, limits=LIMITS, now=NOW).readings == [GOOD]
+
+
+@pytest.mark.parametrize("late", [timedelta(seconds=30), timedelta(minutes=1),
+                                  timedelta(microseconds=1)])  # fmt: skip
+def test_timestamp_off_the_interval_grid_is_rejected(late: timedelta) -> None:
+    """A re-send 30 s late would otherwise be a second row for the same interval."""
+    resend = GOOD._replace(timestamp=GOOD.timestamp + late)
+    reason = _only_reject(encode_reading(resend), TOPIC)
+    assert reason.startswith("timestamp not on the 5 min grid"), reason
+    batch = _bound(encode_batch("F01-gw1", [GOOD, resend]), "grid/F01/gw1/reading")
+    assert batch.readings == [GOOD]
+    assert batch.rejects[0].reason.startswith("readings[1]: timestamp not on the 5 min grid")
+
+
+def test_grid_follows_the_interval() -> None:
+    quarter = GOOD._replace(timestamp=datetime(2026, 11, 24, 11, 45, tzinfo=UTC))
+    off = GOOD._replace(timestamp=datetime(2026, 11, 24, 11, 50, tzinfo=UTC))
+    hour = timedelta(minutes=15)
+    assert decode(TOPIC, encode_reading(quarter), limits=LIMITS, now=NOW, interval=hour).readings
+    reason = decode(TOPIC, encode_reading(off), limits=LIMITS, now=NOW, interval=hour).rejects
+    assert reason[0].reason.startswith("timestamp not on the 15 min grid")
 
 
 def test_batch_keeps_good_neighbours_of_a_bad_reading() -> None:
@@ -106,7 +185,7 @@ def test_batch_keeps_good_neighbours_of_a_bad_reading() -> None:
 
 
 def test_batch_envelope_errors_reject_the_whole_message() -> None:
-    assert _reason(b'{"v":1,"readings":{}}').endswith("expected an array")
+    assert _reason(b'{"v":1,"readings":{}}', "grid/F01/gw1/reading").endswith("expected an array")
     too_many = encode_batch("g", [GOOD] * (LIMITS.max_batch + 1))
     assert (
         "batch too large"
@@ -122,10 +201,13 @@ def test_simulator_malformed_corpus_each_rejected_once() -> None:
         assert not result.readings and len(result.rejects) == 1, (payload, result)
 
 
-def test_simulator_ground_truth_reconciles_with_validation() -> None:
+@pytest.mark.parametrize("gateway_size", [0, 7])
+def test_simulator_ground_truth_reconciles_with_validation(gateway_size: int) -> None:
+    """Valid simulator traffic (single or gateway) passes every binding and grid rule."""
     fleet = build_fleet(30, 3)
     faults = FaultRates(duplicate=0.1, out_of_order=0.1, late=0.05, malformed=0.05)
-    sim = Simulator(fleet, faults=faults, seed=3, gateway_size=0)
+    sim = Simulator(fleet, faults=faults, seed=3, gateway_size=gateway_size)
+    feeders = dict(zip(fleet["meter_id"].to_list(), fleet["feeder"].to_list(), strict=True))
     keys: set[tuple[int, datetime]] = set()
     rejects = 0
     messages = []
@@ -134,8 +216,9 @@ def test_simulator_ground_truth_reconciles_with_validation() -> None:
     messages += sim.flush()
     for topic, payload in messages:
         result = decode(
-            topic, payload, limits=LIMITS, now=NOW, known_meters=frozenset(range(1, 31))
-        )
+            topic, payload, limits=LIMITS, now=NOW, known_meters=frozenset(range(1, 31)),
+            feeders=feeders, interval=sim.interval,
+        )  # fmt: skip
         keys |= {(r.meter_id, r.timestamp) for r in result.readings}
         rejects += len(result.rejects)
     c = sim.counters

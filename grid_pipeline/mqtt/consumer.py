@@ -31,17 +31,27 @@ heartbeat timestamp; a clean end (duration, SIGTERM/SIGINT, a cancelled Dagster
 run, even interrupted again while draining) closes it 'finished' (or 'failed');
 a consumer that dies without closing it (SIGKILL, crash) leaves it 'running' with
 a heartbeat that stops, and the next consumer to start marks it 'abandoned'.
+
+Who may write what is checked against the fleet (``meters``: id and feeder,
+refreshed every ``meters_refresh_s`` and on a miss): see `payload.decode`.
+Readings off the ``interval`` grid are quarantined; a reading whose key is
+already stored with different values is a "conflicting duplicate": the stored
+row is kept (first write wins) and the newcomer is quarantined with that reason
+(``conflicts``). Deliveries with the retain flag (the broker replaying a retained
+message on (re)subscribe) are acknowledged and ignored (``retained_ignored``):
+the live copy of that publication already went through the session once.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import paho.mqtt.client as mqtt
@@ -51,7 +61,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
+from psycopg import sql
 
+from grid_pipeline.config import parse_duration
 from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.db.writer import READING_COLUMNS, READING_SCHEMA, writer_for
 from grid_pipeline.mqtt.broker_url import BrokerAddress, Protocol, apply_address, paho_protocol
@@ -64,12 +76,18 @@ from grid_pipeline.mqtt.counters import (
     record_progress,
     record_start,
 )
-from grid_pipeline.mqtt.payload import Limits, Reading, Reject, decode
+from grid_pipeline.mqtt.payload import Limits, Reading, Reject, decode, encode_reading, format_ts
 from grid_pipeline.mqtt.topics import DEFAULT_ROOT, reading_filter
 
 logger = logging.getLogger(__name__)
 
 _UNKNOWN_METER = "unknown meter_id"
+CONFLICTING_DUPLICATE = "conflicting duplicate"
+
+
+def settings_interval() -> timedelta:
+    """The reading grid: GRID_INTERVAL (default 5m), as in `config.load_settings`."""
+    return parse_duration(os.environ.get("GRID_INTERVAL", "5m"), "GRID_INTERVAL")
 
 
 @dataclass(frozen=True)
@@ -93,6 +111,7 @@ class ConsumerConfig:
     check_meters: bool = True
     table: str = "energy_readings"
     limits: Limits = field(default_factory=Limits)
+    interval: timedelta = field(default_factory=settings_interval)  # readings must be on it
 
     def __post_init__(self) -> None:
         if self.share_group and self.protocol != "5":
@@ -104,6 +123,8 @@ class ConsumerConfig:
             raise ValueError("receive_maximum must be at most 65535 (MQTT 5)")
         if not self.heartbeat_s > 0:
             raise ValueError("heartbeat_s must be positive")
+        if self.interval <= timedelta(0):
+            raise ValueError("interval must be positive")
 
     @property
     def subscription(self) -> str:
@@ -118,6 +139,7 @@ class Delivery(NamedTuple):
     mid: int
     qos: int
     generation: int  # connection it arrived on (acks are only valid there)
+    retained: bool = False  # a retained message replayed by the broker: ignored
 
 
 class IngestConsumer:
@@ -141,6 +163,9 @@ class IngestConsumer:
         self._resync = threading.Event()
         self._failure: BaseException | None = None
         self._known: frozenset[int] | None = None
+        self._feeders: dict[int, str] | None = None
+        self.conflicts = 0  # conflicting duplicates quarantined (also counted in `rejected`)
+        self.retained_ignored = 0  # retained deliveries acknowledged and not processed
         self._known_at = 0.0
         self._started_at = 0.0
         self._processed = 0  # deliveries committed (or left for redelivery while stopping)
@@ -223,7 +248,7 @@ class IngestConsumer:
         except UnicodeDecodeError:
             topic = "<topic is not valid UTF-8>"
         delivery = Delivery(topic, bytes(message.payload), message.mid, message.qos,
-                            self._generation)  # fmt: skip
+                            self._generation, bool(message.retain))  # fmt: skip
         self.counters.received += 1
         try:
             self._queue.put_nowait(delivery)
@@ -403,44 +428,56 @@ class IngestConsumer:
         if not self.config.check_meters:
             return
         with connect(self.db) as conn:
-            ids = conn.execute("SELECT meter_id FROM meters").fetchall()
-        self._known = frozenset(int(row[0]) for row in ids)
+            rows = conn.execute("SELECT meter_id, feeder FROM meters").fetchall()
+        self._feeders = {int(row[0]): str(row[1]) for row in rows}
+        self._known = frozenset(self._feeders)
         self._known_at = time.monotonic()
 
-    def _validate(self, batch: list[Delivery]) -> tuple[list[Reading], list[Reject]]:
+    def _validate(self, batch: list[Delivery]) -> tuple[list[Reading], list[Reject], list[str]]:
+        """Valid readings, rejects, and the topic each reading came on."""
         now = datetime.now(UTC)
         readings: list[Reading] = []
         rejects: list[Reject] = []
+        topics: list[str] = []
         for d in batch:
+            if d.retained:
+                continue  # a replay of a retained message: acknowledged, not processed
             try:
                 result = decode(
                     d.topic, d.payload, limits=self.config.limits, now=now,
-                    known_meters=self._known,
+                    known_meters=self._known, feeders=self._feeders,
+                    interval=self.config.interval,
                 )  # fmt: skip
             except Exception as exc:  # a validation bug must not stall the stream
                 rejects.append(Reject(d.topic, d.payload, f"internal validation error: {exc!r}"))
                 continue
             readings.extend(result.readings)
             rejects.extend(result.rejects)
-        return readings, rejects
+            topics.extend(d.topic for _ in result.readings)
+        return readings, rejects, topics
 
     def _process(self, batch: list[Delivery]) -> None:
         if time.monotonic() - self._known_at > self.config.meters_refresh_s:
             self._refresh_meters()
         began = time.perf_counter()
-        readings, rejects = self._validate(batch)
-        if any(r.reason.startswith(_UNKNOWN_METER) for r in rejects) and (
-            time.monotonic() - self._known_at > 5.0
-        ):
-            self._refresh_meters()  # a meter added since the last refresh is not unknown
-            readings, rejects = self._validate(batch)
+        retained = sum(1 for d in batch if d.retained)
+        readings, rejects, topics = self._validate(batch)
+        if any(r.reason.startswith(_UNKNOWN_METER) or " is not on feeder " in r.reason
+               for r in rejects) and time.monotonic() - self._known_at > 5.0:  # fmt: skip
+            self._refresh_meters()  # a meter added (or moved) since the last refresh
+            readings, rejects, topics = self._validate(batch)
         started = time.perf_counter()
         self.counters.validate_s += started - began
-        inserted = self._commit(readings, rejects)
+        committed_counts = self._commit(readings, rejects, topics)
         self.counters.write_s += time.perf_counter() - started
-        if inserted is None:
+        if committed_counts is None:
             self._processed += len(batch)
             return  # stopping while the database is unavailable: leave unacknowledged
+        inserted, conflicts = committed_counts
+        if retained:
+            self.retained_ignored += retained
+            logger.warning("ignored %d retained message(s) replayed by the broker", retained)
+        self.conflicts += conflicts
         committed = datetime.now(UTC)
         c = self.counters
         c.commit_ms.add((time.perf_counter() - started) * 1000)
@@ -449,7 +486,7 @@ class IngestConsumer:
         c.readings += len(readings)
         c.inserted += inserted
         c.duplicates += len(readings) - inserted
-        c.rejected += len(rejects)
+        c.rejected += len(rejects) + conflicts
         for r in readings[:: max(1, len(readings) // 200)]:
             c.lag_s.add((committed - r.timestamp).total_seconds())
         self._acknowledge(batch)
@@ -475,11 +512,14 @@ class IngestConsumer:
         except psycopg.Error as exc:  # progress is best effort; the batches are what matter
             logger.warning("could not record the run's progress: %s", exc)
 
-    def _commit(self, readings: list[Reading], rejects: list[Reject]) -> int | None:
+    def _commit(
+        self, readings: list[Reading], rejects: list[Reject], topics: list[str]
+    ) -> tuple[int, int] | None:
         """Write one batch in one transaction; retry while the database is away.
 
-        When the heartbeat is due, the run's counters (this batch included) ride in
-        the same transaction: no extra turn on the engine, never ahead of the data.
+        Returns (rows inserted, conflicting duplicates quarantined). When the
+        heartbeat is due, the run's counters (this batch included) ride in the same
+        transaction: no extra turn on the engine, never ahead of the data.
         """
         delay = 0.2
         while True:
@@ -488,16 +528,24 @@ class IngestConsumer:
             try:
                 with connect(self.db) as conn:
                     inserted = self._write(conn, readings)
-                    _write_rejects(conn, rejects)
+                    conflicts = (
+                        self._conflicts(conn, readings, topics)
+                        if inserted < len(readings) else []
+                    )  # fmt: skip
+                    _write_rejects(conn, rejects + conflicts)
                     if report is not None:
                         record_progress(
                             conn, report, run_id=self.counters.run_id,
                             heartbeat_s=self.config.heartbeat_s,
-                            batch=PendingBatch(len(readings), inserted, len(rejects)),
+                            batch=PendingBatch(len(readings), inserted,
+                                               len(rejects) + len(conflicts)),
                         )  # fmt: skip
                 if report is not None:
                     self._next_heartbeat = time.monotonic() + self.config.heartbeat_s
-                return inserted
+                if conflicts:
+                    logger.warning("%d conflicting duplicate(s) quarantined (first write wins)",
+                                   len(conflicts))  # fmt: skip
+                return inserted, len(conflicts)
             except psycopg.OperationalError as exc:
                 if self._stopping.is_set() and delay > 2:
                     logger.error("database unavailable while stopping; batch left unacknowledged")
@@ -507,7 +555,41 @@ class IngestConsumer:
                 delay = min(delay * 2, 10.0)
             except psycopg.Error as exc:
                 logger.warning("batch refused by the database (%s); writing row by row", exc)
-                return self._commit_one_by_one(readings, rejects)
+                return self._commit_one_by_one(readings, rejects), 0
+
+    def _conflicts(
+        self, conn: psycopg.Connection[Any], readings: list[Reading], topics: list[str]
+    ) -> list[Reject]:
+        """Readings whose key is stored with other values (in this transaction's view).
+
+        A reading inserted by this very batch matches itself; an exact re-send is a
+        plain duplicate; anything else is a conflicting duplicate, quarantined with
+        its payload while the stored row stays (first write wins).
+        """
+        query = sql.SQL(
+            'SELECT meter_id, "timestamp", power, energy, voltage, current FROM {} '
+            'WHERE (meter_id, "timestamp") IN '
+            "(SELECT * FROM unnest(%s::integer[], %s::timestamptz[]))"
+        ).format(sql.Identifier(self.config.table))
+        rows = conn.execute(
+            query, ([r.meter_id for r in readings], [r.timestamp for r in readings])
+        ).fetchall()
+        stored = {(int(row[0]), row[1]): tuple(float(x) for x in row[2:]) for row in rows}
+        found: list[Reject] = []
+        for reading, topic in zip(readings, topics, strict=True):
+            kept = stored.get((reading.meter_id, reading.timestamp))
+            if kept is None or kept == (reading.power, reading.energy, reading.voltage,
+                                        reading.current):  # fmt: skip
+                continue
+            power, energy, voltage, current = kept
+            reason = (
+                f"{CONFLICTING_DUPLICATE}: meter {reading.meter_id} at "
+                f"{format_ts(reading.timestamp)} is stored with power {power:g}, "
+                f"energy {energy:g}, voltage {voltage:g}, current {current:g}; "
+                "this payload differs (first write wins)"
+            )
+            found.append(Reject(topic, encode_reading(reading), reason))
+        return found
 
     def _write(self, conn: psycopg.Connection[Any], readings: list[Reading]) -> int:
         if not readings:

@@ -17,6 +17,12 @@ rules are unit-tested without a broker and the consumer's writer thread cannot
 be stalled by a payload (every failure becomes a `Reject` with a precise reason;
 nothing raises). A batch whose envelope is bad is rejected whole; a bad reading
 inside a good batch is rejected alone and its neighbours are kept.
+
+Who may write what (the topic binds the payload): a single reading only on its
+own meter's topic; a batch only on a gateway topic (``gw<k>``); with the fleet
+known (``feeders``: meter id -> feeder), every reading's meter must belong to
+the topic's feeder segment. With an ``interval``, timestamps must lie on that
+grid (epoch-aligned, as the historic loader and the simulator write them).
 """
 
 from __future__ import annotations
@@ -201,6 +207,62 @@ def topic_meter(topic: str) -> str | None:
     return parts[-2] if len(parts) >= 4 and parts[-1] == "reading" else None
 
 
+def topic_feeder(topic: str) -> str | None:
+    """The feeder segment of ``<root>/<feeder>/<meter>/reading`` (None if the shape differs)."""
+    parts = topic.split("/")
+    return parts[-3] if len(parts) >= 4 and parts[-1] == "reading" else None
+
+
+def is_gateway_segment(segment: str) -> bool:
+    """``gw<k>``: the segment of a gateway (data concentrator) topic."""
+    return segment.startswith("gw") and segment[2:].isdigit()
+
+
+def interval_label(interval: timedelta) -> str:
+    """'5 min', '1 h', '30 s': how reject reasons name the reading grid."""
+    seconds = int(interval.total_seconds())
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _on_grid(reading: Reading, interval: timedelta | None) -> None:
+    if interval is not None and (reading.timestamp - _EPOCH) % interval:
+        grid = interval_label(interval)
+        raise _Invalid(f"timestamp not on the {grid} grid: {format_ts(reading.timestamp)}")
+
+
+def _on_feeder(reading: Reading, feeder: str | None, feeders: Mapping[int, str] | None) -> None:
+    """The topic's feeder segment must be the meter's feeder (when the fleet is known)."""
+    if feeders is None or feeder is None:
+        return
+    actual = feeders.get(reading.meter_id)
+    if actual is not None and actual != feeder:
+        raise _Invalid(f"meter {reading.meter_id} is not on feeder {feeder} (it is on {actual})")
+
+
+def _single_binding(topic: str, reading: Reading) -> None:
+    """A single reading only on its own meter's topic."""
+    segment = topic_meter(topic)
+    if segment is None:
+        return
+    if is_gateway_segment(segment):
+        raise _Invalid(
+            f"single reading of meter {reading.meter_id} on gateway topic {segment} "
+            "(a meter publishes on its own topic)"
+        )
+    if segment != str(reading.meter_id):
+        raise _Invalid(
+            f"meter {reading.meter_id} on meter {segment}'s topic "
+            f"(topic meter {segment!r} != payload meter_id {reading.meter_id})"
+        )
+
+
 def _load(payload: bytes, limits: Limits) -> Any:
     if len(payload) > limits.max_bytes:
         raise _Invalid(f"payload too large: {len(payload)} bytes > {limits.max_bytes}")
@@ -233,26 +295,34 @@ def decode(
     limits: Limits,
     now: datetime,
     known_meters: frozenset[int] | None = None,
+    feeders: Mapping[int, str] | None = None,
+    interval: timedelta | None = None,
 ) -> Decoded:
     """Validate a message: every reading it carries, or a reject with the reason.
 
-    ``known_meters`` None skips the unknown-meter rule (e.g. no fleet loaded yet).
+    ``known_meters`` None skips the unknown-meter rule (e.g. no fleet loaded yet);
+    ``feeders`` None skips the feeder rule; ``interval`` None skips the grid rule.
     """
     try:
         obj = _load(payload, limits)
         _version(obj)
     except _Invalid as exc:
         return Decoded([], [Reject(topic, payload, str(exc))])
+    feeder = topic_feeder(topic)
     if "readings" not in obj:
         try:
             reading = parse_reading(obj, limits, now, known_meters)
-            segment = topic_meter(topic)
-            if segment is not None and segment != str(reading.meter_id):
-                raise _Invalid(f"topic meter {segment!r} != payload meter_id {reading.meter_id}")
+            _single_binding(topic, reading)
+            _on_feeder(reading, feeder, feeders)
+            _on_grid(reading, interval)
         except _Invalid as exc:
             return Decoded([], [Reject(topic, payload, str(exc))])
         return Decoded([reading], [])
-    return _decode_batch(topic, payload, obj, limits, now, known_meters)
+    segment = topic_meter(topic)
+    if segment is not None and not is_gateway_segment(segment):
+        reason = f"batch on a meter topic (meter {segment}'s topic; batches go on gw<k> topics)"
+        return Decoded([], [Reject(topic, payload, reason)])
+    return _decode_batch(topic, payload, obj, limits, now, known_meters, feeders, interval)
 
 
 def _decode_batch(
@@ -262,6 +332,8 @@ def _decode_batch(
     limits: Limits,
     now: datetime,
     known: frozenset[int] | None,
+    feeders: Mapping[int, str] | None = None,
+    interval: timedelta | None = None,
 ) -> Decoded:
     items = obj["readings"]
     if not isinstance(items, list):
@@ -272,9 +344,13 @@ def _decode_batch(
         reason = f"batch too large: {len(items)} readings > {limits.max_batch}"
         return Decoded([], [Reject(topic, payload, reason)])
     result = Decoded([], [])
+    feeder = topic_feeder(topic)
     for index, item in enumerate(items):
         try:
-            result.readings.append(parse_reading(item, limits, now, known))
+            reading = parse_reading(item, limits, now, known)
+            _on_feeder(reading, feeder, feeders)
+            _on_grid(reading, interval)
+            result.readings.append(reading)
         except _Invalid as exc:
             element = json.dumps(item, separators=(",", ":")).encode()
             result.rejects.append(Reject(topic, element, f"readings[{index}]: {exc}"))

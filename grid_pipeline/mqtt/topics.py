@@ -5,6 +5,10 @@ own topic and lets operators subscribe to one feeder; gateway batches use
 ``<root>/<feeder>/gw<k>/reading`` so the same filter ``<root>/+/+/reading``
 receives both. The root is configurable so that tests on a shared broker never
 see each other's messages.
+
+The topic binds the payload (enforced in `payload.decode`, see docs/mqtt.md): a
+single reading only on its own meter's topic, a batch only on a gateway topic,
+and every reading's meter on the topic's feeder.
 """
 
 from __future__ import annotations
