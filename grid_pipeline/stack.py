@@ -11,18 +11,25 @@ Ctrl-C during shutdown does not abandon it.
 `up --once` starts the same services without the dashboard and simulator,
 submits the backfill, waits for it and exits non-zero when a run or a blocking
 check failed; it leaves nothing running that it started.
+
+While `up` runs it watches the engine and the broker every few seconds and
+restarts one that died (or stopped answering), saying so in one line. Only one
+`up` runs per data dir: a second is refused at once (a lock held for up's
+lifetime, released by the kernel however up ends).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
@@ -31,12 +38,15 @@ from grid_pipeline.app.history import history_is_built
 from grid_pipeline.app.services import start_broker, start_database
 from grid_pipeline.config import Settings
 from grid_pipeline.embedded import broker, engine
+from grid_pipeline.embedded.process import ServiceError, port_accepts
 from grid_pipeline.orchestration import dagster_api
 from grid_pipeline.orchestration.bootstrap import await_bootstrap, submit_bootstrap
 from grid_pipeline.orchestration.instance_config import TIMESCALEDB_POOL, write_dagster_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BOOTSTRAP_TIMEOUT_S = 3 * 3600
+HEALTH_CHECK_S = 3.0  # how often `up` checks that the engine and the broker are alive
+UNANSWERED_CHECKS = 3  # a live process whose port refuses this many checks in a row is dead
 
 
 def prepare_dagster_home(settings: Settings) -> Path:
@@ -103,6 +113,39 @@ def _shield_shutdown() -> None:
 
 
 @contextlib.contextmanager
+def single_up(settings: Settings) -> Iterator[None]:
+    """Hold GRID_DATA_DIR/run/up.lock for the block, or refuse at once (one line naming the
+    holder): two `up` on one data dir would stop each other's engine and broker. The kernel
+    releases the lock when its holder dies, so a crashed `up` never blocks the next one."""
+    path = settings.run_dir / "up.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ServiceError(
+                f"another `grid-pipeline up` (pid {_lock_holder(fd)}) is running for "
+                f"{settings.data_dir}"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _lock_holder(fd: int) -> str:
+    """The pid the holder wrote into the lock file (it may be a moment late writing it)."""
+    deadline = time.monotonic() + 1.0
+    while True:
+        text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        if text.isdigit() or time.monotonic() > deadline:
+            return text or "unknown"
+        time.sleep(0.05)
+
+
+@contextlib.contextmanager
 def services(settings: Settings) -> Iterator[tuple[str, str]]:
     """Engine and broker up (and the schema migrated) for the block; on exit, stop what
     this started, whatever interrupts the block. Yields (database URL, MQTT URL)."""
@@ -152,7 +195,7 @@ def run_once(settings: Settings) -> int:
     dagster_url = f"http://127.0.0.1:{settings.dagster_port}"
     children: list[subprocess.Popen[bytes]] = []
     try:
-        with services(settings) as (database_url, mqtt_url):
+        with single_up(settings), services(settings) as (database_url, mqtt_url):
             _say(f"database   {database_url}\nmqtt       {mqtt_url}")
             # No live ingestion here: this run builds the data set and exits.
             env = child_environment(settings, GRID_INGEST_SENSOR="off")
@@ -211,7 +254,7 @@ def run_stack(settings: Settings) -> int:
     }  # fmt: skip
     children: list[subprocess.Popen[bytes]] = []
     try:
-        with services(settings) as (database_url, mqtt_url):
+        with single_up(settings), services(settings) as (database_url, mqtt_url):
             try:
                 return _supervise(settings, commands, children, database_url, mqtt_url)
             finally:
@@ -219,6 +262,72 @@ def run_stack(settings: Settings) -> int:
                 _stop_children(children)
     except KeyboardInterrupt:
         return 0
+
+
+@dataclass
+class _Watched:
+    """One service `up` keeps alive: how to see it, start it and stop it."""
+
+    label: str
+    host: str
+    status: Callable[[], tuple[int, int] | None]  # (pid, port) of the running one
+    start: Callable[[], int]  # starts it, returns the new pid
+    stop: Callable[[], object]
+    unanswered: int = 0
+
+
+def _watched_services(settings: Settings) -> list[_Watched]:
+    def engine_status() -> tuple[int, int] | None:
+        state = engine.status(settings)
+        return (state.pid, state.port) if state else None
+
+    def broker_status() -> tuple[int, int] | None:
+        state = broker.status(settings)
+        return (state.pid, state.port) if state else None
+
+    watched = []
+    if settings.embedded_db:
+        watched.append(_Watched(
+            "embedded TimescaleDB", engine.HOST, engine_status,
+            lambda: engine.start(settings)[0].pid, lambda: engine.stop(settings, timeout=10),
+        ))  # fmt: skip
+    if settings.embedded_broker:
+        watched.append(_Watched(
+            "embedded MQTT broker", broker.HOST, broker_status,
+            lambda: broker.start(settings)[0].pid, lambda: broker.stop(settings),
+        ))  # fmt: skip
+    return watched
+
+
+def _revive(watched: list[_Watched], last_pids: dict[str, int]) -> None:
+    """Restart each watched service that died (or stopped answering); one line each.
+
+    Raises ServiceError when one cannot be started again."""
+    for service in watched:
+        current = service.status()  # a dead or zombie process reads as None
+        if current is not None:
+            pid, port = current
+            last_pids[service.label] = pid
+            if port_accepts(service.host, port):
+                service.unanswered = 0
+                continue
+            service.unanswered += 1
+            if service.unanswered < UNANSWERED_CHECKS:
+                continue
+            what = f"stopped answering on port {port} (pid {pid})"
+            service.stop()
+        else:
+            pid_text = last_pids.get(service.label)
+            what = f"died (pid {pid_text})" if pid_text else "is not running"
+        service.unanswered = 0
+        began = time.monotonic()
+        try:
+            new_pid = service.start()
+        except ServiceError as exc:
+            raise ServiceError(f"{service.label} {what}; restarting it failed: {exc}") from None
+        last_pids[service.label] = new_pid
+        _say(f"{service.label} {what}; restarted in {time.monotonic() - began:.1f} s "
+             f"(pid {new_pid})")  # fmt: skip
 
 
 def _supervise(
@@ -240,8 +349,18 @@ def _supervise(
                "dashboard": f"http://127.0.0.1:{settings.dashboard_port}"}  # fmt: skip
     backfill: str | None = None
     pinned = False
+    watched = _watched_services(settings)
+    last_pids: dict[str, int] = {}
+    next_check = time.monotonic()
     try:
         while True:
+            if time.monotonic() >= next_check:
+                try:
+                    _revive(watched, last_pids)
+                except ServiceError as exc:
+                    print(f"grid-pipeline: error: {exc}", file=sys.stderr, flush=True)
+                    return 1
+                next_check = time.monotonic() + HEALTH_CHECK_S
             for label, url in list(pending.items()):
                 if _answers(url):
                     _say(f"{label:<10} {url}")

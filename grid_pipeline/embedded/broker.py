@@ -8,16 +8,19 @@ never collides with a system broker such as the Mosquitto on these machines.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from grid_pipeline.config import Settings
 from grid_pipeline.embedded.broker_main import find_mosquitto
 from grid_pipeline.embedded.process import (
     ServiceSpec,
     ServiceState,
+    exclusive_lock,
     port_accepts,
     read_state,
     start_service,
     stop_service,
+    terminate,
 )
 
 HOST = "127.0.0.1"
@@ -57,7 +60,23 @@ def status(settings: Settings) -> ServiceState | None:
 
 def start(settings: Settings) -> tuple[ServiceState, bool]:
     """Start the broker unless it runs; returns (state, started_now)."""
-    return start_service(_spec(settings), lambda s: port_accepts(HOST, s.port))
+    spec = _spec(settings)
+    with exclusive_lock(spec.lock_file):
+        if read_state(spec.state_file) is None:
+            _stop_orphaned_mosquitto(settings)
+    return start_service(spec, lambda s: port_accepts(HOST, s.port))
+
+
+def _stop_orphaned_mosquitto(settings: Settings) -> None:
+    """Stop a Mosquitto left by a broker wrapper that was killed (it would hold the port)."""
+    conf = str(settings.data_dir / "mqtt" / "mosquitto.conf")
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            args = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if args[1:3] == ["-c", conf] and Path(args[0]).name == "mosquitto":
+            terminate(int(entry.name), timeout=10)
 
 
 def stop(settings: Settings) -> bool:

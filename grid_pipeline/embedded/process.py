@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,18 +39,36 @@ class ServiceState:
 
 
 def pid_alive(pid: int) -> bool:
-    """True if a process with this pid exists (zombies of our own children count as dead)."""
+    """True if a process with this pid exists and is not a zombie.
+
+    A zombie (exited, not yet reaped by its parent) is dead: it holds no port and
+    does no work. Our own zombie children are reaped here as a side effect.
+    """
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    with contextlib.suppress(ChildProcessError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    return True
+        pass
+    return process_state(pid) not in ("Z", "X", None)
+
+
+def process_state(pid: int) -> str | None:
+    """The state letter of /proc/<pid>/stat ('R', 'S', 'Z', ...); None if the process is gone,
+    '?' where there is no /proc to ask (then only kill(pid, 0) decides)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None if Path("/proc/self/stat").exists() else "?"
+    except OSError:
+        return "?"
+    # The command name (field 2) is in parentheses and may itself contain ") ".
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[0] if fields else "?"
 
 
 def read_state(path: Path) -> ServiceState | None:
@@ -120,19 +139,51 @@ def log_tail(path: Path, lines: int = 15) -> str:
         return "(no log written)"
 
 
+# Run as an intermediate process that returns at once: it forks a keeper (adopted by
+# init) that starts the service, reports its pid, and stays only to reap it. So the
+# service is never a child of the caller (a long-running `grid-pipeline up` would keep a
+# crashed one as an unreaped zombie that still looks alive and still "owns" its data
+# dir), and it is reaped the moment it dies, whatever init does with orphans.
+_DETACH = """\
+import os, subprocess, sys
+if os.fork():
+    os._exit(0)
+with open(sys.argv[1], "ab") as log:
+    try:
+        child = subprocess.Popen(sys.argv[2:], stdout=log, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL)
+    except OSError as exc:
+        sys.exit(f"cannot run {sys.argv[2]}: {exc}")
+print(child.pid, flush=True)
+null = os.open(os.devnull, os.O_RDWR)
+os.dup2(null, 1)
+os.dup2(null, 2)
+child.wait()
+os._exit(0)
+"""
+
+
 def spawn(cmd: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None) -> int:
-    """Start `cmd` detached from our session (it outlives the CLI), output appended to a log."""
+    """Start `cmd` fully detached (own session, not our child), output appended to a log.
+
+    Returns its pid. It outlives the caller, and when it dies its keeper reaps it at
+    once: it is never left as a zombie of whoever started it.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(
-            list(cmd),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            env=dict(env) if env is not None else None,
-        )
-    return proc.pid
+    launcher = subprocess.run(
+        [sys.executable, "-S", "-c", _DETACH, str(log_path), *cmd],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        start_new_session=True,
+        env=dict(env) if env is not None else None,
+        timeout=60,
+        check=False,
+    )
+    if launcher.returncode != 0 or not launcher.stdout.strip().isdigit():
+        detail = (launcher.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ServiceError(f"could not start {cmd[0]}: {detail}")
+    return int(launcher.stdout.strip())
 
 
 def terminate(pid: int, timeout: float = 30.0) -> None:
