@@ -98,6 +98,14 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+def _queue_timeout_s(env: Mapping[str, str]) -> int:
+    # At most a day: Node's timers turn delays above 2^31-1 ms (~24.8 days) into 1 ms.
+    raw = env.get("GRID_DB_QUEUE_TIMEOUT", "120").strip()
+    if not raw.isdigit() or not 1 <= int(raw) <= 86400:
+        raise ConfigError(f"GRID_DB_QUEUE_TIMEOUT: {raw!r} is not a number of seconds (1-86400)")
+    return int(raw)
+
+
 def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
     raw = env.get(name, "").strip()
     if not raw:
@@ -236,7 +244,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         reader_database_url=_url(env, "GRID_READER_DATABASE_URL", ("postgresql", "postgres")),
         mqtt_url=_url(env, "GRID_MQTT_URL", ("mqtt", "mqtts", "tcp")),
         db_port=_port(env, "GRID_DB_PORT", 55432),
-        db_queue_timeout_s=_positive_int(env, "GRID_DB_QUEUE_TIMEOUT", 120),
+        db_queue_timeout_s=_queue_timeout_s(env),
         mqtt_port=_port(env, "GRID_MQTT_PORT", 11883),
         dagster_port=_port(env, "GRID_DAGSTER_PORT", 3000),
         dashboard_port=_port(env, "GRID_DASHBOARD_PORT", 8501),

@@ -32,6 +32,12 @@ ENGINE_DIR = Path(__file__).parent / "engine"
 HOST = "127.0.0.1"
 # PGlite accepts any password; libpq refuses to connect without one.
 USER, PASSWORD, DBNAME = "postgres", "postgres", "postgres"
+# Hold limits of the single session (server.mjs terminates the holder with a FATAL
+# error and hands the session on): idle inside a transaction at all, or idle
+# outside one while other clients wait. Callers hold a connection for one unit of
+# work, so neither is hit by the project's own code.
+IDLE_IN_TRANSACTION_TIMEOUT_S = 10.0
+IDLE_SESSION_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,8 @@ def _spec(settings: Settings) -> ServiceSpec:
             "--port", str(settings.db_port),
             "--host", HOST,
             "--queue-timeout-ms", str(settings.db_queue_timeout_s * 1000),
+            "--idle-in-transaction-timeout-ms", str(round(IDLE_IN_TRANSACTION_TIMEOUT_S * 1000)),
+            "--idle-session-timeout-ms", str(round(IDLE_SESSION_TIMEOUT_S * 1000)),
         ],
         state_file=state_file,
         log_file=settings.log_dir / "db.log",

@@ -10,8 +10,18 @@
 // the session is rolled back and reset (DISCARD ALL) between clients so no
 // prepared statement, SET or temp table leaks from one client to the next.
 //
+// No client may hold the session unboundedly while idle (a forgotten psql, a
+// suspended process, a crashed worker whose socket lingers): like PostgreSQL's
+// idle_in_transaction_session_timeout / idle_session_timeout, a holder that sent
+// nothing for --idle-in-transaction-timeout-ms while in a transaction, or for
+// --idle-session-timeout-ms while other clients wait, receives a FATAL
+// ErrorResponse (25P03 / 57P05), its transaction is rolled back and the session
+// goes to the next client. 0 disables either. Sockets use TCP keepalive.
+//
 // Usage: node server.mjs --data-dir DIR --state-file FILE --port N
 //                        [--host 127.0.0.1] [--queue-timeout-ms 120000]
+//                        [--idle-in-transaction-timeout-ms 10000]
+//                        [--idle-session-timeout-ms 2000]
 // Prints one line "READY <port>" on stdout once it accepts connections.
 // SIGTERM/SIGINT close the database cleanly (data persists in --data-dir).
 
@@ -33,16 +43,31 @@ const { values: opts } = parseArgs({
     port: { type: "string", default: "0" },
     host: { type: "string", default: "127.0.0.1" },
     "queue-timeout-ms": { type: "string", default: "120000" },
+    "idle-in-transaction-timeout-ms": { type: "string", default: "10000" },
+    "idle-session-timeout-ms": { type: "string", default: "2000" },
   },
 });
 const dataDir = path.resolve(opts["data-dir"]);
 const stateFile = path.resolve(opts["state-file"]);
-const queueTimeoutMs = Number(opts["queue-timeout-ms"]);
 
 function fail(code, message) {
   console.error(`FATAL ${message}`);
   process.exit(code);
 }
+
+// Node's setTimeout turns a delay above 2^31-1 ms into 1 ms: refuse such values.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+function durationMs(name, min) {
+  const raw = opts[name];
+  const ms = Number(raw);
+  if (!/^\d+$/.test(raw) || ms < min || ms > MAX_TIMER_MS) {
+    fail(1, `--${name} ${raw}: must be an integer from ${min} to ${MAX_TIMER_MS} (ms)`);
+  }
+  return ms;
+}
+const queueTimeoutMs = durationMs("queue-timeout-ms", 1);
+const idleInTransactionMs = durationMs("idle-in-transaction-timeout-ms", 0);
+const idleSessionMs = durationMs("idle-session-timeout-ms", 0);
 
 // ---- exclusive ownership of the data directory -------------------------
 // A pid file beside it (PGlite wants the directory itself to hold only its
@@ -95,7 +120,13 @@ await db.exec("LOAD 'timescaledb'");
  * client_min_messages = debug3), so the usual defaults are set after it.
  */
 async function resetSession() {
-  if (db.isInTransaction()) await db.exec("ROLLBACK");
+  // A Sync ends an extended-protocol exchange the client left unfinished (after
+  // an error the backend ignores everything until one). Then ROLLBACK always:
+  // db.isInTransaction() only follows command tags, and ROLLBACK TO SAVEPOINT's
+  // tag is ROLLBACK too, so it would claim "idle" inside an open transaction.
+  // Outside a transaction ROLLBACK is a no-op with a warning.
+  await db.execProtocolRaw(new Uint8Array([0x53, 0, 0, 0, 4]));
+  await db.exec("ROLLBACK");
   await db.exec("DISCARD ALL");
   await db.exec("SET search_path TO \"$user\", public");
   await db.exec("SET client_min_messages TO notice");
@@ -119,6 +150,20 @@ let active = null; // the Client holding the session
 const waiting = []; // FIFO of Clients waiting for it
 let nextId = 1;
 
+/** The transaction status of the last ReadyForQuery in `reply` ('I', 'T', 'E'), or null. */
+function readyStatus(reply) {
+  let status = null;
+  const view = new DataView(reply.buffer, reply.byteOffset, reply.byteLength);
+  for (let at = 0; at + 5 <= reply.length; ) {
+    const len = view.getInt32(at + 1);
+    if (reply[at] === 0x5a /* 'Z' */ && len === 5 && at + 6 <= reply.length) {
+      status = String.fromCharCode(reply[at + 5]);
+    }
+    at += 1 + len;
+  }
+  return status;
+}
+
 function errorResponse(sqlstate, message) {
   const fields = [
     ["S", "FATAL"],
@@ -140,20 +185,29 @@ class Client {
   constructor(socket) {
     this.id = nextId++;
     this.socket = socket;
-    this.buffer = Buffer.alloc(0);
+    // Received bytes as a list of chunks, joined once a whole message is there:
+    // concatenating per chunk was quadratic (a 64 MB message took 20 s alone,
+    // 122 s under load, stalling every client; now 0.6 s).
+    this.chunks = [];
+    this.buffered = 0; // bytes in this.chunks
     this.startupDone = false; // after StartupMessage, messages carry a type byte
     this.pending = []; // complete messages not yet executed
     this.running = false;
     this.closed = false;
-    this.timer = null;
+    this.timer = null; // queue timeout while waiting
+    this.txStatus = "I"; // of the last ReadyForQuery sent to this client
+    this.lastHeard = Date.now(); // when the client last sent anything
     socket.setNoDelay(true);
+    socket.setKeepAlive(true, 10_000);
     socket.on("data", (chunk) => this.onData(chunk));
     socket.on("error", () => this.onClose());
     socket.on("close", () => this.onClose());
   }
 
   onData(chunk) {
-    this.buffer = Buffer.concat([this.buffer, chunk]);
+    this.lastHeard = Date.now();
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
     for (;;) {
       const msg = this.nextMessage();
       if (!msg) break;
@@ -162,20 +216,31 @@ class Client {
     this.pump();
   }
 
+  /** The first `n` buffered bytes as one Buffer (joining chunks only as needed). */
+  head(n) {
+    while (this.chunks[0].length < n) {
+      const [a, b] = this.chunks.splice(0, 2);
+      this.chunks.unshift(Buffer.concat([a, b]));
+    }
+    return this.chunks[0];
+  }
+
   /** Split the next complete protocol message off the buffer, or null. */
   nextMessage() {
-    const b = this.buffer;
     let len;
     if (!this.startupDone) {
-      if (b.length < 8) return null;
-      len = b.readInt32BE(0);
+      if (this.buffered < 8) return null;
+      len = this.head(8).readInt32BE(0);
     } else {
-      if (b.length < 5) return null;
-      len = 1 + b.readInt32BE(1);
+      if (this.buffered < 5) return null;
+      len = 1 + this.head(5).readInt32BE(1);
     }
-    if (b.length < len) return null;
-    this.buffer = b.subarray(len);
-    const msg = Buffer.from(b.subarray(0, len));
+    if (this.buffered < len) return null;
+    const b = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered);
+    const msg = b.subarray(0, len);
+    const rest = b.subarray(len);
+    this.chunks = rest.length ? [rest] : [];
+    this.buffered = rest.length;
     if (!this.startupDone) {
       const code = msg.readInt32BE(4);
       if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
@@ -202,10 +267,41 @@ class Client {
         break;
       }
       const reply = await execRaw(new Uint8Array(msg));
+      this.txStatus = readyStatus(reply) ?? this.txStatus;
       if (reply.length && this.socket.writable) this.socket.write(Buffer.from(reply));
     }
     this.running = false;
+    this.lastHeard = Date.now(); // idle from the end of its last statement on
     if (this.closed) release(this);
+  }
+
+  /**
+   * While this client holds the session but sits idle: the hold limit it broke,
+   * as [sqlstate, message], or null. Checked by the watchdog below.
+   */
+  overstay(now) {
+    if (this.running || this.pending.length || this.closed) return null;
+    const idle = now - this.lastHeard;
+    if (this.txStatus !== "I" && idleInTransactionMs && idle >= idleInTransactionMs) {
+      return ["25P03", `terminating connection due to idle-in-transaction timeout (${idleInTransactionMs} ms)`];
+    }
+    if (waiting.length && idleSessionMs && idle >= idleSessionMs) {
+      return [
+        "57P05",
+        `terminating connection due to idle-session timeout (${idleSessionMs} ms ` +
+          `while ${waiting.length} other clients wait for the embedded TimescaleDB's single session)`,
+      ];
+    }
+    return null;
+  }
+
+  /** End this client with a FATAL error; its transaction is rolled back by release(). */
+  terminate(sqlstate, message) {
+    console.log(`client ${this.id}: ${message}`);
+    if (this.socket.writable) this.socket.end(errorResponse(sqlstate, message));
+    // A suspended client never reads: do not wait for the close handshake.
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+    this.onClose();
   }
 
   onClose() {
@@ -217,6 +313,17 @@ class Client {
     if (active === this && !this.running) release(this);
   }
 }
+
+// The watchdog: bounds how long an idle holder keeps the session.
+const watchdogMs = Math.max(
+  50,
+  Math.min(250, ...[idleInTransactionMs, idleSessionMs].filter((ms) => ms > 0).map((ms) => ms / 4)),
+);
+setInterval(() => {
+  const holder = active;
+  const broken = holder?.overstay(Date.now());
+  if (broken) holder.terminate(...broken);
+}, watchdogMs).unref();
 
 /** Give the session back: roll back, reset session state, hand to the next. */
 async function release(client) {
