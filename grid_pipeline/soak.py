@@ -190,10 +190,13 @@ def _probe(
     meter_id, feeder = meter
     publisher = Publisher(settings.broker_url, client_id="grid-soak-probe")
     publisher.connect()
+    # On the reading grid (off-grid readings are refused), one slot per probe, counted
+    # back from a base fixed once: a base taken per probe would give the same slot twice
+    # whenever a reading boundary passes (a duplicate, not a new row).
+    base = floor_time(datetime.now(UTC), settings.interval)
     try:
         while not stop.wait(2.0):
-            # On the reading grid (off-grid readings are refused), one slot per probe.
-            ts = floor_time(datetime.now(UTC), settings.interval) - settings.interval * sent[0]
+            ts = base - settings.interval * (sent[0] + 1)
             reading = Reading(ts, meter_id, 1.0, round(1.0 * settings.interval.total_seconds()
                                                        / 3600, 4), 230.0, 4.35)  # fmt: skip
             published = time.monotonic()
