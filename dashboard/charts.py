@@ -404,7 +404,7 @@ def total_kwh(daily: pl.DataFrame) -> float:
 
 #: How the meter charts scale their y axes (URL value -> label on the page).
 SCALES = {
-    "shared": "Shared axis",
+    "common": "Shared axis",
     "per_meter": "Per meter (own axis each)",
     "normalised": "% of each meter's peak",
 }
@@ -461,12 +461,12 @@ def trend_with_band(
     title: str,
     unit: str,
     band: tuple[str, str] | None = None,
-    scale: str = "shared",
+    scale: str = "common",
 ) -> go.Figure:
     """One line per meter in its `meter_color`; a shaded band between the `band` (low, high)
     columns if given.
 
-    `scale` (one of SCALES): "shared" puts every meter on one y axis; "per_meter" draws a row
+    `scale` (one of SCALES): "common" puts every meter on one y axis; "per_meter" draws a row
     per meter with its own y axis, so a 3 kW house beside an 800 kW plant is not a flat line;
     "normalised" shows each meter in percent of its own peak (hover shows the real value).
     """
@@ -507,7 +507,7 @@ def trend_with_band(
     return _finish_meters(fig, title, unit, ids, scale, height=360)
 
 
-def energy_bars(trends: pl.DataFrame, title: str, scale: str = "shared") -> go.Figure:
+def energy_bars(trends: pl.DataFrame, title: str, scale: str = "common") -> go.Figure:
     """Energy per interval (raw) or hour (aggregate) per meter, grouped bars in the meter's
     colour; `scale` as in `trend_with_band`."""
     if trends.is_empty():

@@ -143,7 +143,7 @@ def test_meter_trends_keeps_its_meters_and_scaling_in_the_url(
 
     at.radio(key="trend_scale").set_value("normalised").run()
     assert not at.exception and at.query_params["scale"] == "normalised"
-    at.radio(key="trend_scale").set_value("shared").run()
+    at.radio(key="trend_scale").set_value("common").run()
     assert "scale" not in at.query_params
 
     # Another page keeps the filters but not the trends' own parameters.
@@ -152,5 +152,5 @@ def test_meter_trends_keeps_its_meters_and_scaling_in_the_url(
 
     bad = open_url("app_pages/meter_trends.py", {"meters": ["999", "x"], "scale": "log"})
     assert bad.multiselect(key="trend_meters").value == [1, 2, 3]
-    assert bad.radio(key="trend_scale").value == "shared"
+    assert bad.radio(key="trend_scale").value == "common"
     assert bad.query_params == {"meters": ["1", "2", "3"]}

@@ -54,8 +54,8 @@ state.restore(
 state.restore(
     "trend_scale",
     list(charts.SCALES),
-    state.url_choice("scale", list(charts.SCALES), "shared"),
-    "shared",
+    state.url_choice("scale", list(charts.SCALES), "common"),
+    "common",
 )
 left, right = st.columns([3, 2], vertical_alignment="bottom")
 chosen = left.multiselect(
@@ -75,7 +75,7 @@ scale = right.radio(
     "so small meters are not flat lines beside large ones. %: each meter in percent of its "
     "own peak in this period (hover shows the real value).",
 )
-state.write_url({"meters": sorted(chosen), "scale": None if scale == "shared" else scale})
+state.write_url({"meters": sorted(chosen), "scale": None if scale == "common" else scale})
 # The chips in the picker take each meter's chart colour.
 st.html(
     "<style>"
