@@ -17,16 +17,19 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+from statistics import median
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from grid_pipeline.bench.queries import p95  # noqa: E402 (the project's, after the path)
+
 APP = str(ROOT / "dashboard" / "app.py")
 PAGES = {
     "app_pages/live.py": "",
@@ -40,18 +43,6 @@ TITLES = {
     "": "Live readings", "daily_energy": "Daily energy totals", "meter_trends": "Meter trends",
     "insights": "Insights", "data_quality": "Data quality", "storage": "Storage and benchmarks",
 }  # fmt: skip
-
-
-def p95(values: list[float]) -> float:
-    """Nearest-rank 95th percentile (the maximum for fewer than 20 samples)."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-
-
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def server_side(repeat: int) -> dict[str, tuple[list[float], list[float]]]:

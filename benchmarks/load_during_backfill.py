@@ -64,11 +64,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from statistics import median
 from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT  # where the stack and the dashboard are run from (a snapshot with --snapshot)
 sys.path.insert(0, str(ROOT))
+
+from grid_pipeline.bench.queries import p95  # noqa: E402 (the project's, after the path)
+
 LIVE_PAGE = "app_pages/live.py"
 DOWN_TEXT = "The database is not reachable"
 BACKFILL_LINE = re.compile(r"seed backfill (\S+) submitted")
@@ -92,18 +96,6 @@ query Steps($id: ID!) {
 
 
 # --------------------------------------------------------------------------- statistics
-
-
-def p95(values: list[float]) -> float:
-    """Nearest-rank 95th percentile (the maximum for fewer than 20 samples)."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-
-
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def stats_cell(values: list[float]) -> str:

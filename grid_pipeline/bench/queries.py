@@ -3,6 +3,7 @@ every hypertable variant (uncompressed and compressed) and from the aggregates."
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from dataclasses import dataclass
@@ -54,9 +55,9 @@ class Timing:
 
 
 def p95(values: list[float]) -> float:
-    """95th percentile by nearest rank (the slowest run of fewer than 20)."""
+    """95th percentile by nearest rank, rank ceil(0.95 n) (the slowest of fewer than 20)."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered) + 0.5) - 1))]
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
 def time_statement(
