@@ -15,7 +15,7 @@ import pytest
 from grid_pipeline.config import load_settings
 from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.embedded import engine
-from grid_pipeline.embedded.process import ServiceError, pid_alive
+from grid_pipeline.embedded.process import ServiceError, free_port, pid_alive
 
 pytestmark = pytest.mark.integration
 
@@ -189,3 +189,9 @@ def test_a_crashed_engine_is_reported_with_its_log_and_restarted(fresh_env: dict
     db = Database(engine.ensure_running(settings).url, embedded=True)
     with connect(db) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_free_port_never_hands_one_port_out_twice() -> None:
+    """CI once gave the broker and Dagster one port: both picked before either bound."""
+    ports = [free_port() for _ in range(300)]
+    assert len(set(ports)) == len(ports)

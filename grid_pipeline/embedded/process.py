@@ -124,11 +124,23 @@ def port_accepts(host: str, port: int, timeout: float = 1.0) -> bool:
         return False
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port that is free right now on 127.0.0.1 (for tests and ad-hoc runs)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A TCP port free right now on 127.0.0.1, never one this process handed out before.
+
+    The kernel may hand the same ephemeral port to two probes in a row once the first
+    is closed; a caller that picks ports for the engine, the broker and Dagster before
+    any of them binds would then give two services one port (seen in CI).
+    """
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def log_tail(path: Path, lines: int = 15) -> str:
