@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,7 @@ _UNIT_SECONDS = {
     "d": 86400, "day": 86400, "days": 86400,
     "w": 604800, "week": 604800, "weeks": 604800,
 }  # fmt: skip
+LOCAL_BROKER_USER = "grid"  # the embedded broker's one user under GRID_LOCAL_PASSWORD
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -183,6 +185,11 @@ class Settings:
     history_end: datetime | None = None  # GRID_HISTORY_END; None: fixed at the first bootstrap
     ingest_sensor: bool = True  # GRID_INGEST_SENSOR: the Dagster ingestion sensor starts on
     bench_repeat: int = 3  # GRID_BENCH_REPEAT: timed runs per benchmark query
+    # GRID_LOCAL_PASSWORD: when set, the embedded engine and broker refuse clients
+    # without it (engine user postgres, broker user grid); unset, they trust 127.0.0.1.
+    local_password: str | None = None
+    # GRID_REJECTS_RETENTION: quarantined payloads older than this are deleted.
+    rejects_retention: timedelta = timedelta(days=30)
 
     @property
     def embedded_db(self) -> bool:
@@ -215,7 +222,12 @@ class Settings:
     @property
     def broker_url(self) -> str:
         """The MQTT URL clients use: the configured one or the embedded broker's."""
-        return self.mqtt_url or f"mqtt://127.0.0.1:{self.mqtt_port}"
+        if self.mqtt_url:
+            return self.mqtt_url
+        if self.local_password:
+            secret = urllib.parse.quote(self.local_password, safe="")
+            return f"mqtt://{LOCAL_BROKER_USER}:{secret}@127.0.0.1:{self.mqtt_port}"
+        return f"mqtt://127.0.0.1:{self.mqtt_port}"
 
 
 def settings_with(**overrides: str | None) -> Settings:
@@ -227,6 +239,18 @@ def settings_with(**overrides: str | None) -> Settings:
     env = dict(os.environ)
     env.update({name: value for name, value in overrides.items() if value})
     return load_settings(env)
+
+
+def _local_password(env: Mapping[str, str]) -> str | None:
+    raw = env.get("GRID_LOCAL_PASSWORD", "")
+    if not raw:
+        return None
+    if len(raw) < 8 or any(ch.isspace() or not ch.isprintable() for ch in raw):
+        raise ConfigError(
+            "GRID_LOCAL_PASSWORD: must be at least 8 characters, without spaces or control "
+            "characters"
+        )
+    return raw
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -266,4 +290,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         history_end=_instant(env, "GRID_HISTORY_END", interval),
         ingest_sensor=_choice(env, "GRID_INGEST_SENSOR", ("on", "off")) == "on",
         bench_repeat=_positive_int(env, "GRID_BENCH_REPEAT", 3),
+        local_password=_local_password(env),
+        rejects_retention=parse_duration(
+            env.get("GRID_REJECTS_RETENTION", "30 days"), "GRID_REJECTS_RETENTION"
+        ),
     )
