@@ -9,7 +9,12 @@ a time (see `grid_pipeline.db.connection`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import tempfile
+import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +35,8 @@ from grid_pipeline.embedded.process import (
 logger = logging.getLogger(__name__)
 ENGINE_DIR = Path(__file__).parent / "engine"
 HOST = "127.0.0.1"
-# PGlite accepts any password; libpq refuses to connect without one.
+# Without GRID_LOCAL_PASSWORD the engine accepts any password (libpq refuses to
+# connect without one, so this placeholder is sent); with it, the engine checks it.
 USER, PASSWORD, DBNAME = "postgres", "postgres", "postgres"
 # Hold limits of the single session (server.mjs terminates the holder with a FATAL
 # error and hands the session on): idle inside a transaction at all, or idle
@@ -47,14 +53,25 @@ class EngineStatus:
     pid: int
     port: int
     data_dir: str
+    password: str = PASSWORD  # GRID_LOCAL_PASSWORD when set: every client's URL carries it
+
+    def __repr__(self) -> str:
+        """Without the password: statuses end up in logs and tracebacks."""
+        return f"EngineStatus(pid={self.pid}, port={self.port}, data_dir={self.data_dir!r})"
 
     @property
     def url(self) -> str:
-        return f"postgresql://{USER}:{PASSWORD}@{HOST}:{self.port}/{DBNAME}?sslmode=disable"
+        secret = urllib.parse.quote(self.password, safe="")
+        return f"postgresql://{USER}:{secret}@{HOST}:{self.port}/{DBNAME}?sslmode=disable"
 
     @classmethod
-    def of(cls, state: ServiceState) -> EngineStatus:
-        return cls(state.pid, state.port, str(state.extra.get("data_dir", "")))
+    def of(cls, state: ServiceState, settings: Settings) -> EngineStatus:
+        return cls(
+            state.pid,
+            state.port,
+            str(state.extra.get("data_dir", "")),
+            settings.local_password or PASSWORD,
+        )
 
 
 def node_binary() -> Path:
@@ -81,8 +98,10 @@ def check_installed() -> None:
         )
 
 
-def _spec(settings: Settings) -> ServiceSpec:
+def _spec(settings: Settings, password_file: Path | None = None) -> ServiceSpec:
+    """The engine's service; `password_file` holds GRID_LOCAL_PASSWORD for a start."""
     state_file = settings.run_dir / "db.json"
+    password_args = ["--password-file", str(password_file)] if password_file else []
     return ServiceSpec(
         name="embedded TimescaleDB",
         command=[
@@ -94,6 +113,7 @@ def _spec(settings: Settings) -> ServiceSpec:
             "--queue-timeout-ms", str(settings.db_queue_timeout_s * 1000),
             "--idle-in-transaction-timeout-ms", str(round(IDLE_IN_TRANSACTION_TIMEOUT_S * 1000)),
             "--idle-session-timeout-ms", str(round(IDLE_SESSION_TIMEOUT_S * 1000)),
+            *password_args,
         ],
         state_file=state_file,
         log_file=settings.log_dir / "db.log",
@@ -119,7 +139,30 @@ def timescaledb_version(url: str) -> str | None:
 def status(settings: Settings) -> EngineStatus | None:
     """The running engine for this data dir, or None."""
     state = read_state(_spec(settings).state_file)
-    return EngineStatus.of(state) if state else None
+    return EngineStatus.of(state, settings) if state else None
+
+
+@contextlib.contextmanager
+def _password_handed_over(settings: Settings) -> Iterator[Path | None]:
+    """GRID_LOCAL_PASSWORD in a file only this user reads, for an engine to start with.
+
+    A file rather than an argument (visible to every user in the process list) or
+    an environment variable (the service launcher passes the caller's environment,
+    which need not hold it). One file per call, so concurrent starters never
+    remove each other's; the engine deletes it once read, and it is removed here
+    too when no engine was started to read it.
+    """
+    if not settings.local_password:
+        yield None
+        return
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    descriptor, name = tempfile.mkstemp(prefix="db.", suffix=".password", dir=settings.run_dir)
+    with os.fdopen(descriptor, "w") as handle:  # mkstemp: mode 0600
+        handle.write(settings.local_password)
+    try:
+        yield Path(name)
+    finally:
+        Path(name).unlink(missing_ok=True)
 
 
 def start(settings: Settings) -> tuple[EngineStatus, bool]:
@@ -128,10 +171,12 @@ def start(settings: Settings) -> tuple[EngineStatus, bool]:
     Ready means a real query answered, not merely that the port is open.
     """
     check_installed()
-    state, started = start_service(
-        _spec(settings), lambda s: timescaledb_version(EngineStatus.of(s).url) is not None
-    )
-    return EngineStatus.of(state), started
+    with _password_handed_over(settings) as password_file:
+        state, started = start_service(
+            _spec(settings, password_file),
+            lambda s: timescaledb_version(EngineStatus.of(s, settings).url) is not None,
+        )
+    return EngineStatus.of(state, settings), started
 
 
 def stop(settings: Settings, timeout: float = 30.0) -> bool:

@@ -18,13 +18,25 @@
 // ErrorResponse (25P03 / 57P05), its transaction is rolled back and the session
 // goes to the next client. 0 disables either. Sockets use TCP keepalive.
 //
+// Password (GRID_LOCAL_PASSWORD): without --password-file any password is
+// accepted, as PGlite itself does (trust, fine on 127.0.0.1 for one user). With
+// it, every client must prove the password by SCRAM-SHA-256, as a PostgreSQL
+// server with password_encryption = scram-sha-256 asks (the password never
+// crosses the socket); a wrong one gets FATAL 28P01 "password authentication
+// failed". The file, not an argument, carries the password so it never shows in
+// the process list; it is read and deleted at start. Authentication happens
+// before the client queues for the session, so a client that never completes it
+// holds nothing (and is dropped after AUTH_TIMEOUT_MS, like authentication_timeout).
+//
 // Usage: node server.mjs --data-dir DIR --state-file FILE --port N
 //                        [--host 127.0.0.1] [--queue-timeout-ms 120000]
 //                        [--idle-in-transaction-timeout-ms 10000]
 //                        [--idle-session-timeout-ms 2000]
+//                        [--password-file FILE]
 // Prints one line "READY <port>" on stdout once it accepts connections.
 // SIGTERM/SIGINT close the database cleanly (data persists in --data-dir).
 
+import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer } from "node:net";
 import fs from "node:fs";
 import path from "node:path";
@@ -45,6 +57,7 @@ const { values: opts } = parseArgs({
     "queue-timeout-ms": { type: "string", default: "120000" },
     "idle-in-transaction-timeout-ms": { type: "string", default: "10000" },
     "idle-session-timeout-ms": { type: "string", default: "2000" },
+    "password-file": { type: "string" },
   },
 });
 const dataDir = path.resolve(opts["data-dir"]);
@@ -68,6 +81,45 @@ function durationMs(name, min) {
 const queueTimeoutMs = durationMs("queue-timeout-ms", 1);
 const idleInTransactionMs = durationMs("idle-in-transaction-timeout-ms", 0);
 const idleSessionMs = durationMs("idle-session-timeout-ms", 0);
+
+/** The password from --password-file (deleted once read), or null: trust every client. */
+function readPassword() {
+  const file = opts["password-file"];
+  if (!file) return null;
+  let text;
+  try {
+    text = fs.readFileSync(file, "utf8");
+    fs.unlinkSync(file);
+  } catch (err) {
+    fail(1, `--password-file ${file}: ${err.message}`);
+  }
+  const password = text.replace(/\r?\n$/, "");
+  if (!password) fail(1, `--password-file ${file}: empty`);
+  return password;
+}
+
+// ---- SCRAM-SHA-256 (RFC 5802/7677), as PostgreSQL speaks it -------------
+// The server keeps only the verifier (StoredKey, ServerKey) derived once at start,
+// as pg_authid would. Passwords are normalised with NFKC, the core of SASLprep
+// that libpq applies on its side (identical for ASCII).
+const SCRAM_ITERATIONS = 4096;
+const AUTH_TIMEOUT_MS = 60_000;
+const sha256 = (data) => createHash("sha256").update(data).digest();
+const hmac = (key, data) => createHmac("sha256", key).update(data).digest();
+
+function scramVerifier(password) {
+  const salt = randomBytes(16);
+  const salted = pbkdf2Sync(password.normalize("NFKC"), salt, SCRAM_ITERATIONS, 32, "sha256");
+  return {
+    salt: salt.toString("base64"),
+    storedKey: sha256(hmac(salted, "Client Key")),
+    serverKey: hmac(salted, "Server Key"),
+  };
+}
+const verifier = (() => {
+  const password = readPassword();
+  return password === null ? null : scramVerifier(password);
+})();
 
 // ---- exclusive ownership of the data directory -------------------------
 // A pid file beside it (PGlite wants the directory itself to hold only its
@@ -164,6 +216,21 @@ function readyStatus(reply) {
   return status;
 }
 
+/** A backend message: type byte, int32 length, body. */
+function backendMessage(type, body) {
+  const head = Buffer.alloc(5);
+  head.write(type, 0);
+  head.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([head, body]);
+}
+
+/** An Authentication* message ('R') with its int32 code and payload. */
+function authMessage(code, payload = Buffer.alloc(0)) {
+  const codeBytes = Buffer.alloc(4);
+  codeBytes.writeInt32BE(code, 0);
+  return backendMessage("R", Buffer.concat([codeBytes, payload]));
+}
+
 function errorResponse(sqlstate, message) {
   const fields = [
     ["S", "FATAL"],
@@ -179,6 +246,90 @@ function errorResponse(sqlstate, message) {
   head.write("E", 0);
   head.writeInt32BE(body.length + 4, 1);
   return Buffer.concat([head, body]);
+}
+
+/** The value of a StartupMessage parameter (e.g. "user"), or "". */
+function startupParameter(startup, name) {
+  const parts = startup.subarray(8).toString("utf8").split("\0");
+  for (let i = 0; i + 1 < parts.length; i += 2) if (parts[i] === name) return parts[i + 1];
+  return "";
+}
+
+class AuthFailure extends Error {
+  constructor(sqlstate, message) {
+    super(message);
+    this.sqlstate = sqlstate;
+  }
+}
+
+/**
+ * One client's SCRAM-SHA-256 exchange. `receive` takes each frontend message and
+ * returns the reply to send; after the last one `done` is true. Every refusal is
+ * thrown as an AuthFailure.
+ */
+class ScramExchange {
+  constructor(startup) {
+    this.user = startupParameter(startup, "user");
+    this.step = "initial";
+    this.done = false;
+  }
+
+  refuse() {
+    return new AuthFailure("28P01", `password authentication failed for user "${this.user}"`);
+  }
+
+  /** The body of a 'p' message, or a protocol violation. */
+  static body(msg) {
+    if (msg[0] !== 0x70 /* 'p' */) {
+      throw new AuthFailure("08P01", `expected a SASL response, got message type "${String.fromCharCode(msg[0])}"`);
+    }
+    return msg.subarray(5);
+  }
+
+  /** AuthenticationSASL: the one mechanism offered (no channel binding on a clear socket). */
+  offer() {
+    return authMessage(10, Buffer.from("SCRAM-SHA-256\0\0"));
+  }
+
+  receive(msg) {
+    const body = ScramExchange.body(msg);
+    return this.step === "initial" ? this.first(body) : this.final(body);
+  }
+
+  /** SASLInitialResponse "SCRAM-SHA-256\0" len "n,,n=,r=<nonce>" -> server-first-message. */
+  first(body) {
+    const end = body.indexOf(0);
+    if (end < 0 || body.subarray(0, end).toString() !== "SCRAM-SHA-256" || body.length < end + 5) {
+      throw new AuthFailure("28000", "SCRAM-SHA-256 is the only authentication mechanism offered");
+    }
+    const text = body.subarray(end + 5).toString("utf8");
+    const match = /^([ny]),([^,]*),(n=[^,]*,r=([^,]+)(?:,.*)?)$/.exec(text);
+    if (!match) throw new AuthFailure("08P01", "malformed SCRAM client-first-message");
+    this.gs2Header = `${match[1]},${match[2]},`;
+    this.clientFirstBare = match[3];
+    this.nonce = match[4] + randomBytes(18).toString("base64");
+    this.serverFirst = `r=${this.nonce},s=${verifier.salt},i=${SCRAM_ITERATIONS}`;
+    this.step = "final";
+    return authMessage(11, Buffer.from(this.serverFirst));
+  }
+
+  /** SASLResponse "c=...,r=...,p=<proof>": check the proof -> AuthenticationSASLFinal. */
+  final(body) {
+    const text = body.toString("utf8");
+    const match = /^(c=([^,]*),r=([^,]*)(?:,[^p][^,]*)*),p=([A-Za-z0-9+/=]+)$/.exec(text);
+    if (!match || match[3] !== this.nonce || match[2] !== Buffer.from(this.gs2Header).toString("base64")) {
+      throw new AuthFailure("08P01", "malformed SCRAM client-final-message");
+    }
+    const auth = `${this.clientFirstBare},${this.serverFirst},${match[1]}`;
+    const proof = Buffer.from(match[4], "base64");
+    const signature = hmac(verifier.storedKey, auth);
+    if (proof.length !== signature.length) throw this.refuse();
+    const clientKey = Buffer.from(proof.map((byte, i) => byte ^ signature[i]));
+    if (!timingSafeEqual(sha256(clientKey), verifier.storedKey)) throw this.refuse();
+    this.done = true;
+    const serverSignature = hmac(verifier.serverKey, auth).toString("base64");
+    return authMessage(12, Buffer.from(`v=${serverSignature}`));
+  }
 }
 
 class Client {
@@ -197,6 +348,9 @@ class Client {
     this.timer = null; // queue timeout while waiting
     this.txStatus = "I"; // of the last ReadyForQuery sent to this client
     this.lastHeard = Date.now(); // when the client last sent anything
+    this.authenticated = verifier === null; // trust when no password is set
+    this.scram = null; // the SCRAM exchange under way
+    this.authTimer = null;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
     socket.on("data", (chunk) => this.onData(chunk));
@@ -211,9 +365,41 @@ class Client {
     for (;;) {
       const msg = this.nextMessage();
       if (!msg) break;
-      this.pending.push(msg);
+      if (this.authenticated) this.pending.push(msg);
+      else this.authenticate(msg);
     }
     this.pump();
+  }
+
+  /**
+   * Take one message of the password handshake. The StartupMessage is kept and
+   * run on the session (which answers AuthenticationOk and the parameters) only
+   * once the password is proven; then the client queues for the session.
+   */
+  authenticate(msg) {
+    if (this.closed) return;
+    try {
+      if (this.scram === null) {
+        this.startup = msg;
+        this.scram = new ScramExchange(msg);
+        this.authTimer = setTimeout(
+          () => this.terminate("08006", `authentication not completed within ${AUTH_TIMEOUT_MS} ms`),
+          AUTH_TIMEOUT_MS,
+        );
+        this.socket.write(this.scram.offer());
+        return;
+      }
+      this.socket.write(this.scram.receive(msg));
+      if (!this.scram.done) return;
+    } catch (err) {
+      if (!(err instanceof AuthFailure)) throw err;
+      this.terminate(err.sqlstate, err.message);
+      return;
+    }
+    clearTimeout(this.authTimer);
+    this.authenticated = true;
+    this.pending.push(this.startup);
+    admit(this);
   }
 
   /** The first `n` buffered bytes as one Buffer (joining chunks only as needed). */
@@ -308,6 +494,7 @@ class Client {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.timer);
+    clearTimeout(this.authTimer);
     const i = waiting.indexOf(this);
     if (i >= 0) waiting.splice(i, 1);
     if (active === this && !this.running) release(this);
@@ -343,10 +530,11 @@ function grantNext() {
   }
 }
 
-const server = createServer((socket) => {
-  const client = new Client(socket);
+/** The client holds the session now if it is free, else queues for it. */
+function admit(client) {
   if (!active) {
     active = client;
+    client.pump();
     return;
   }
   waiting.push(client);
@@ -354,7 +542,7 @@ const server = createServer((socket) => {
     const i = waiting.indexOf(client);
     if (i < 0) return;
     waiting.splice(i, 1);
-    socket.end(
+    client.socket.end(
       errorResponse(
         "53300",
         `embedded TimescaleDB busy: waited ${queueTimeoutMs} ms for its single session ` +
@@ -362,6 +550,11 @@ const server = createServer((socket) => {
       ),
     );
   }, queueTimeoutMs);
+}
+
+const server = createServer((socket) => {
+  const client = new Client(socket);
+  if (client.authenticated) admit(client);
 });
 
 server.on("error", (err) => {
