@@ -1,20 +1,25 @@
-"""Upkeep of the readings: compression, continuous-aggregate refresh, and their checks.
+"""Upkeep of the readings: compression, continuous-aggregate refresh, and their checks;
+retention of the quarantine.
 
-What the hourly compression job and the 5-minute refresh job do, and what the
-UI's "Materialize" of the compression and aggregate assets does. Long work is
+What the hourly compression job, the 5-minute refresh job and the hourly
+rejects retention job do, and what the UI's "Materialize" of the compression and
+aggregate assets does. Long work is
 split so the embedded engine's one session is handed to other clients (the
 dashboard, live ingestion) between steps: one transaction per chunk when
-compressing, one statement per day-sized window when refreshing.
+compressing, one statement per day-sized window when refreshing, one transaction per batch of
+rows when expiring quarantined payloads.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from grid_pipeline.config import Settings
 from grid_pipeline.db.connection import Database, connect
+from grid_pipeline.db.sqlfiles import query
 from grid_pipeline.storage.aggregates import (
     AGGREGATES,
     MeterDayGap,
@@ -140,3 +145,53 @@ def meter_day_gaps(db: Database, settings: Settings) -> GapReport:
         return GapReport(
             incomplete_meter_days(conn, first_full, today, per_day), (today - first_full).days
         )
+
+
+# Rows deleted per transaction: small enough that the engine's one session is
+# handed on within a fraction of a second, large enough that a fuzz's worth of
+# rejects (tens of thousands) goes in a few batches.
+REJECTS_BATCH_ROWS = 5_000
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    """What one pass of the quarantine retention deleted."""
+
+    cutoff: datetime  # rows received before this went
+    rows_deleted: int
+    batches: int
+    seconds: float
+
+
+def expire_rejects(
+    db: Database,
+    retention: timedelta,
+    *,
+    batch_rows: int = REJECTS_BATCH_ROWS,
+    progress: Progress | None = None,
+) -> RetentionReport:
+    """Delete quarantined payloads (`ingest_rejects`) received more than `retention` ago.
+
+    Raw rejects are kept for diagnosis, not forever (a payload fuzz left 45 MB).
+    `ingest_rejects` is a plain table, not a hypertable (its identity key is not
+    partitioned by time), so no TimescaleDB retention policy applies to it: this
+    batched delete is the rule on the embedded engine and on a native server
+    alike, run by the scheduled upkeep job. Set-based, by the received_at index,
+    oldest first, one transaction per batch so other clients get the engine's
+    session between batches; the cutoff is fixed once, so the pass ends.
+    """
+    started = time.monotonic()
+    cutoff = datetime.now(UTC) - retention
+    deleted = batches = 0
+    while True:
+        with connect(db) as conn:
+            cursor = conn.execute(
+                query("rejects_expire_batch"), {"cutoff": cutoff, "batch_rows": batch_rows}
+            )
+            batch = max(cursor.rowcount, 0)
+        deleted += batch
+        batches += 1
+        if progress and batch:
+            progress(f"ingest_rejects: {deleted} rows before {cutoff:%Y-%m-%d %H:%M} UTC deleted")
+        if batch < batch_rows:
+            return RetentionReport(cutoff, deleted, batches, time.monotonic() - started)

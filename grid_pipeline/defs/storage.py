@@ -7,6 +7,10 @@
 * `continuous_aggregates`: refreshed over all time from the UI, over
   GRID_REFRESH_LOOKBACK by `refresh_aggregates_job` every 5 minutes; its
   checks (each aggregate equals raw SQL, blocking) run with every refresh.
+* `ingest_rejects_retention`: quarantined payloads older than
+  GRID_REJECTS_RETENTION deleted by `rejects_retention_job` every hour, the
+  number deleted recorded. `ingest_rejects` is a plain table, so this job is the
+  retention rule on a native server too (no TimescaleDB policy applies).
 
 The embedded engine runs no TimescaleDB background workers, so these schedules
 are the mechanism; against a native server the assets also add TimescaleDB
@@ -23,6 +27,7 @@ import dagster as dg
 from grid_pipeline.app.upkeep import (
     aggregate_consistency,
     compress_variant,
+    expire_rejects,
     meter_day_gaps,
     refresh_continuous_aggregates,
 )
@@ -199,6 +204,48 @@ def meter_day_completeness(timescale: TimescaleResource) -> dg.AssetCheckResult:
     )
 
 
+class RetentionConfig(dg.Config):
+    """`retention` empty: GRID_REJECTS_RETENTION; else rejects older than it go."""
+
+    retention: str = ""
+
+
+@dg.asset(
+    group_name=STORAGE_GROUP,
+    kinds={"timescaledb"},
+    deps=["mqtt_ingestion"],
+    pool=ENGINE_POOL,
+    freshness_policy=dg.FreshnessPolicy.time_window(
+        fail_window=timedelta(hours=3), warn_window=timedelta(hours=2)
+    ),
+)
+def ingest_rejects_retention(
+    context: dg.AssetExecutionContext, timescale: TimescaleResource, config: RetentionConfig
+) -> dg.MaterializeResult:  # type: ignore[type-arg]
+    """Quarantined payloads (`ingest_rejects`) older than the retention, deleted.
+
+    Raw rejects serve diagnosis for a while, not forever; deleted in batches so the
+    engine's one session is handed on between them. The work is
+    `grid_pipeline.app.upkeep.expire_rejects`.
+    """
+    settings = timescale.settings()
+    retention = (
+        parse_duration(config.retention, "retention")
+        if config.retention
+        else settings.rejects_retention
+    )
+    report = expire_rejects(timescale.database(), retention, progress=context.log.info)
+    return dg.MaterializeResult(
+        metadata={
+            "retention": str(retention),
+            "cutoff": f"{report.cutoff:%Y-%m-%d %H:%M:%S} UTC",
+            "rows_deleted": report.rows_deleted,
+            "batches": report.batches,
+            "seconds": round(report.seconds, 2),
+        }
+    )
+
+
 def upkeep_jobs(settings: Settings) -> list["UnresolvedAssetJobDefinition"]:
     """The scheduled upkeep as asset jobs: the UI shows which assets each run updated."""
     compression = [compression_asset_name(v) for v in settings.chunk_variants]
@@ -229,19 +276,25 @@ def upkeep_jobs(settings: Settings) -> list["UnresolvedAssetJobDefinition"]:
             description="Refresh the continuous aggregates over GRID_REFRESH_LOOKBACK, "
             "then check them against raw SQL.",
         ),
+        dg.define_asset_job(
+            "rejects_retention_job",
+            selection=dg.AssetSelection.assets(ingest_rejects_retention),
+            description="Delete quarantined payloads older than GRID_REJECTS_RETENTION.",
+        ),
     ]
 
 
 def storage_defs(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or load_settings()
-    compression_job, refresh_job = upkeep_jobs(settings)
+    compression_job, refresh_job, retention_job = upkeep_jobs(settings)
     return dg.Definitions(
         assets=[
             continuous_aggregates,
+            ingest_rejects_retention,
             *(build_compression_asset(v) for v in settings.chunk_variants),
         ],
         asset_checks=[aggregates_match_raw, meter_day_completeness],
-        jobs=[compression_job, refresh_job],
+        jobs=[compression_job, refresh_job, retention_job],
         schedules=[
             dg.ScheduleDefinition(
                 name="compression_schedule",
@@ -256,6 +309,13 @@ def storage_defs(settings: Settings | None = None) -> dg.Definitions:
                 cron_schedule="*/5 * * * *",
                 default_status=dg.DefaultScheduleStatus.RUNNING,
                 description="Every 5 minutes: refresh the aggregates over GRID_REFRESH_LOOKBACK.",
+            ),
+            dg.ScheduleDefinition(
+                name="rejects_retention_schedule",
+                job=retention_job,
+                cron_schedule="37 * * * *",
+                default_status=dg.DefaultScheduleStatus.RUNNING,
+                description="Hourly: delete rejects older than GRID_REJECTS_RETENTION.",
             ),
         ],
     )
