@@ -178,8 +178,9 @@ def test_service_urls_use_the_least_privileged_roles() -> None:
     assert env("simulator")["GRID_DATABASE_URL"].startswith("postgresql://grid_reader:")
     assert env("dashboard")["GRID_READER_DATABASE_URL"].startswith("postgresql://grid_reader:")
     assert "GRID_DATABASE_URL" not in env("dashboard")
-    assert env("ingest")["GRID_MQTT_URL"].startswith("mqtt://grid-ingest:")
+    assert env("ingest")["GRID_MQTT_URL"].startswith("mqtt://grid-ingest-replica-{slot}:")
     assert env("simulator")["GRID_MQTT_URL"].startswith("mqtt://grid-simulator:")
+    assert env("code-server")["GRID_MQTT_URL"].startswith("mqtt://grid-dagster:")
 
 
 # --- one ingestion path: one consumer group, distinct and stable replica client ids ---------
@@ -208,8 +209,17 @@ def _resolved_environment(name: str) -> dict[str, str]:
 
 
 def _mqtt_user(environment: dict[str, str]) -> str | None:
+    """The MQTT username a service connects with (a replica's slot taken as 1)."""
     url = environment.get("GRID_MQTT_URL")
-    return urlsplit(url).username if url else None
+    return urlsplit(url.replace("{slot}", "1")).username if url else None
+
+
+def _acl_allows(who: str, user: str) -> bool:
+    """Whether an ACL subject (`{username, "x"}` or `{username, {re, "..."}}`) matches user."""
+    exact = re.fullmatch(r'\{username, "([^"]+)"\}', who)
+    pattern = re.fullmatch(r'\{username, \{re, "([^"]+)"\}\}', who)
+    assert exact or pattern, f"unexpected ACL subject {who}"
+    return user == exact[1] if exact else re.search(pattern[1], user) is not None  # type: ignore[index]
 
 
 def _acl_subscribers() -> list[str]:
@@ -220,11 +230,12 @@ def _acl_subscribers() -> list[str]:
 
 def _consumer_services() -> list[str]:
     """Services that hold credentials of an MQTT user the broker lets subscribe."""
-    subscribers = set(_acl_subscribers())
+    subscribers = _acl_subscribers()
+    users = {name: _mqtt_user(_resolved_environment(name)) for name in _services()}
     return sorted(
         name
-        for name in _services()
-        if f'{{username, "{_mqtt_user(_resolved_environment(name))}"}}' in subscribers
+        for name, user in users.items()
+        if user and any(_acl_allows(who, user) for who in subscribers)
     )
 
 
@@ -241,10 +252,10 @@ def _share_group(name: str) -> str:
 
 def test_only_the_ingest_service_may_subscribe_to_readings() -> None:
     """The broker enforces the single ingestion path: one MQTT user may subscribe."""
-    assert _acl_subscribers() == ['{username, "grid-ingest"}']
+    assert _acl_subscribers() == ['{username, {re, "^grid-ingest-replica-[0-9]+$"}}']
     assert _consumer_services() == ["ingest"]
     # Dagster (runs are subprocesses of the code server) publishes only: its simulator job.
-    assert _mqtt_user(_resolved_environment("code-server")) == "grid-simulator"
+    assert _mqtt_user(_resolved_environment("code-server")) == "grid-dagster"
 
 
 def test_exactly_one_consumer_group_reads_the_readings() -> None:
@@ -273,11 +284,15 @@ def test_ingest_replicas_get_distinct_client_ids_that_survive_recreation() -> No
     assert "replicas" in ingest["deploy"]
     command = " ".join(ingest["command"])
     slot_dir = re.search(
-        r"python /opt/grid/replica_slot\.py (\S+) -- grid-pipeline ingest", command
+        r"python /opt/grid/replica_slot\.py (\S+) --env GRID_MQTT_URL -- grid-pipeline ingest",
+        command,
     )
     assert slot_dir, "each replica must claim its slot (its client id) through replica_slot.py"
     client_id = re.search(r'--client-id\s+"?([^"\s]+)"?', command)
     assert client_id and client_id[1].endswith("{slot}"), "client id must be per slot"
+    # The broker uses the username as the client id: the replica's user is its client id.
+    user = _mqtt_user(_resolved_environment("ingest"))
+    assert user == client_id[1].replace("{slot}", "1")
     mounts = {m.split(":")[1]: m.split(":")[0] for m in ingest["volumes"]}
     assert mounts["/opt/grid/replica_slot.py"] == "./deploy/ingest/replica_slot.py"
     # One directory shared by every replica: a named volume (a path of the container or
@@ -309,6 +324,18 @@ def test_replica_slots_are_distinct_while_held_and_reused_once_free(tmp_path: Pa
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )  # fmt: skip
 
+    with_env = subprocess.run(
+        [sys.executable, str(SLOT_SCRIPT), str(tmp_path), "--env", "GRID_MQTT_URL", "--",
+         sys.executable, "-c", "import os; print(os.environ['GRID_MQTT_URL'])", "{slot}"],
+        env={"GRID_MQTT_URL": "mqtt://grid-ingest-replica-{slot}:pw@emqx:1883"},
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert with_env.stdout.strip() == "mqtt://grid-ingest-replica-1:pw@emqx:1883"
+    unset = subprocess.run(
+        [sys.executable, str(SLOT_SCRIPT), str(tmp_path), "--env", "NOPE", "--", "echo", "{slot}"],
+        env={}, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert unset.returncode == 2 and "--env NOPE" in unset.stderr.splitlines()[-1]
     running = [replica(30) for _ in range(4)]
     try:
         ids = [proc.stdout.readline().strip() for proc in running if proc.stdout]
@@ -331,9 +358,59 @@ def test_code_server_command_matches_the_workspace() -> None:
     assert command[:3] == ["dagster", "api", "grpc"]
     assert command[command.index("-m") + 1] == "grid_pipeline.definitions"
     port = int(command[command.index("-p") + 1])
+    host = command[command.index("-h") + 1]
     workspace = yaml.safe_load((ROOT / "deploy/dagster/workspace.yaml").read_text())
     server = workspace["load_from"][0]["grpc_server"]
-    assert server == {"host": "code-server", "port": port, "location_name": "grid_pipeline"}
+    assert server == {"host": host, "port": port, "location_name": "grid_pipeline"}
+
+
+DAGSTER_SERVICES = {"code-server", "dagster-webserver", "dagster-daemon"}
+
+
+def _networks(service: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A service's networks as {name: options}; none listed means `default`."""
+    listed = service.get("networks", ["default"])
+    if isinstance(listed, list):
+        return {name: {} for name in listed}
+    return {name: options or {} for name, options in listed.items()}
+
+
+def test_the_code_servers_grpc_port_is_reachable_by_the_dagster_services_only() -> None:
+    """Issue 16, item 15: gRPC (code loading, run launch; no authentication) is served on
+    an internal network whose only members are the three Dagster services, bound to the
+    code server's name on that network alone, and published nowhere."""
+    services = _services()
+    code_server = services["code-server"]
+    assert "ports" not in code_server and "expose" not in code_server
+    dagster_network = _compose()["networks"]["dagster"]
+    assert dagster_network.get("internal") is True
+    members = {name for name, s in services.items() if "dagster" in _networks(s)}
+    assert members == DAGSTER_SERVICES
+    aliases = _networks(code_server)["dagster"].get("aliases", [])
+    command = code_server["command"]
+    host = command[command.index("-h") + 1]
+    assert host in aliases and host != "0.0.0.0", "gRPC must bind to the internal name only"
+    for name, options in _networks(code_server).items():
+        if name != "dagster":
+            assert host not in options.get("aliases", []), name
+    health = code_server["healthcheck"]["test"]
+    assert health[health.index("-h") + 1] == host, "the healthcheck must ask that address"
+    # Everything else the Dagster services need (database, broker) is on `default`.
+    for name in DAGSTER_SERVICES:
+        assert "default" in _networks(services[name]), name
+
+
+def test_the_broker_publishes_a_tls_port_and_mounts_the_certificate_directory() -> None:
+    """Issue 16, item 15: 8883 published next to 1883; certificates come from a directory
+    (GRID_MQTT_TLS_DIR, default an empty one in the repository: TLS off)."""
+    emqx = _services()["emqx"]
+    assert any(str(port).endswith(":8883") for port in emqx["ports"])
+    mounts = [m for m in emqx["volumes"] if m.endswith(":/opt/grid/tls:ro")]
+    assert mounts == ["${GRID_MQTT_TLS_DIR:-./deploy/emqx/tls}:/opt/grid/tls:ro"]
+    default = ROOT / _env_example()["GRID_MQTT_TLS_DIR"]
+    assert default == ROOT / "deploy/emqx/tls" and default.is_dir()
+    assert not list(default.glob("*.crt")) and not list(default.glob("*.key"))
+    assert "GRID_MQTT_DAGSTER_PASSWORD" in emqx["environment"]
 
 
 def _bind_sources() -> list[str]:

@@ -2,8 +2,10 @@
 
 Used by the compose `ingest` service (mounted read-only into its containers):
 
-    python /opt/grid/replica_slot.py /run/grid-ingest-slots -- \\
+    python /opt/grid/replica_slot.py /run/grid-ingest-slots --env GRID_MQTT_URL -- \\
         grid-pipeline ingest ... --client-id grid-ingest-replica-{slot}
+
+with GRID_MQTT_URL=mqtt://grid-ingest-replica-{slot}:<password>@emqx:1883.
 
 Why: every ingest replica needs its own MQTT client id (two clients with one id
 take the session from each other), and the id must survive the re-creation of
@@ -13,13 +15,17 @@ share of the readings from the broker until it expires (7 days), so an id
 derived from the container (its hostname changes on every `docker compose up`
 that re-creates it: new image, changed setting) would strand readings in dead
 sessions at every upgrade. Slot numbers instead are reused: the n-th replica is
-always `grid-ingest-replica-<n>` and resumes that session.
+always `grid-ingest-replica-<n>` and resumes that session. The broker binds
+the client id to the username (it uses the username as the client id, so no
+other credentials can take the consumer's session over), hence each replica is
+also its own MQTT user: `--env` puts the slot into the connection URL as well.
 
 How: the lowest n in 1..--max whose lock file (`<lock dir>/slot-<n>.lock`, on a
 volume every replica mounts) is not locked by another process is taken with
 flock(2); the lock descriptor is inherited across exec, so the command itself
 holds the slot for as long as it runs, and the kernel releases it when the
-process ends, however it ends. Every `{slot}` in the command is replaced by n.
+process ends, however it ends. Every `{slot}` in the command, and in the
+environment variables named with `--env`, is replaced by n.
 Standard library only: it runs before anything of the project is imported.
 """
 
@@ -55,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("lock_dir", type=Path, help="directory shared by every replica")
     parser.add_argument("--max", type=int, default=64, help="number of slots (default 64)")
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME",
+        help="an environment variable whose {slot} is replaced too (repeatable)",
+    )  # fmt: skip
     argv = sys.argv[1:] if argv is None else argv
     split = argv.index("--") if "--" in argv else len(argv)
     args, command = parser.parse_args(argv[:split]), argv[split + 1 :]
@@ -64,11 +74,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--max must be at least 1")
     if not any(PLACEHOLDER in arg for arg in command):
         parser.error(f"the command never uses {PLACEHOLDER}: every replica would look the same")
+    for name in args.env:
+        if PLACEHOLDER not in os.environ.get(name, ""):
+            parser.error(f"--env {name}: the variable is unset or has no {PLACEHOLDER}")
     if not args.lock_dir.is_dir():
         parser.error(f"{args.lock_dir} is not a directory (mount the shared slot volume)")
     slot, fd = claim(args.lock_dir, args.max)
     os.set_inheritable(fd, True)  # the lock lives as long as the command
     command = [arg.replace(PLACEHOLDER, str(slot)) for arg in command]
+    for name in args.env:
+        os.environ[name] = os.environ[name].replace(PLACEHOLDER, str(slot))
     print(f"replica_slot: slot {slot}: {' '.join(command[:2])} ...", file=sys.stderr, flush=True)
     os.execvp(command[0], command)  # noqa: S606 (an argument vector from compose, no shell)
     return 127  # not reached: execvp replaces this process or raises
