@@ -3,15 +3,19 @@
 Mosquitto (project-managed process, persistence on) when installed, else amqtt;
 see `broker_main`. It listens on GRID_MQTT_PORT (default 11883), not 1883, so it
 never collides with a system broker such as the Mosquitto on these machines.
+With GRID_LOCAL_PASSWORD set, clients must log in as user `grid` with it: the
+password reaches `broker_main` in a 0600 file of the run dir, never on its
+command line.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 from grid_pipeline.config import Settings
-from grid_pipeline.embedded.broker_main import find_mosquitto
+from grid_pipeline.embedded.broker_main import USERS_FILE_NAME, find_mosquitto
 from grid_pipeline.embedded.process import (
     ServiceSpec,
     ServiceState,
@@ -26,14 +30,20 @@ from grid_pipeline.embedded.process import (
 HOST = "127.0.0.1"
 
 
+def _secret_file(settings: Settings) -> Path:
+    """Where the password waits for `broker_main` (which hashes it and removes the file)."""
+    return settings.run_dir / "broker.secret"
+
+
 def _spec(settings: Settings) -> ServiceSpec:
     state_file = settings.run_dir / "broker.json"
+    secret = ["--secret-file", str(_secret_file(settings))] if settings.local_password else []
     return ServiceSpec(
         name="embedded MQTT broker",
         command=[sys.executable, "-m", "grid_pipeline.embedded.broker_main",
                  "--port", str(settings.mqtt_port), "--state-file", str(state_file),
                  "--data-dir", str(settings.data_dir / "mqtt"),
-                 "--engine", settings.broker_engine],
+                 "--engine", settings.broker_engine, *secret],
         state_file=state_file,
         log_file=settings.log_dir / "broker.log",
         host=HOST,
@@ -64,7 +74,25 @@ def start(settings: Settings) -> tuple[ServiceState, bool]:
     with exclusive_lock(spec.lock_file):
         if read_state(spec.state_file) is None:
             _stop_orphaned_mosquitto(settings)
+            _hand_over_password(settings)
     return start_service(spec, lambda s: port_accepts(HOST, s.port))
+
+
+def _hand_over_password(settings: Settings) -> None:
+    """Write GRID_LOCAL_PASSWORD for `broker_main` into a file only we can read (0600).
+
+    An environment variable would not do: `start_service` runs the broker with the
+    caller's environment, which need not hold the settings' password.
+    """
+    secret = _secret_file(settings)
+    secret.unlink(missing_ok=True)
+    (settings.run_dir / USERS_FILE_NAME).unlink(missing_ok=True)
+    if not settings.local_password:
+        return
+    secret.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(settings.local_password)
 
 
 def _stop_orphaned_mosquitto(settings: Settings) -> None:
