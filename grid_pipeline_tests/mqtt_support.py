@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -100,6 +102,16 @@ def publish(url: str, messages: Iterable[tuple[str, bytes]], protocol: Protocol 
     finally:
         publisher.close()
     return sent
+
+
+def consumer_process(url: str, root: str, client_id: str, log: Path) -> subprocess.Popen[bytes]:
+    """`grid-pipeline ingest` as its own process (so a test can SIGKILL it), on `root`."""
+    env = dict(os.environ, GRID_MQTT_URL=url)
+    return subprocess.Popen(
+        [sys.executable, "-m", "grid_pipeline.cli", "ingest", "--mqtt-version", "5",
+         "--topic-root", root, "--client-id", client_id, "--batch-size", "200"],
+        env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
 
 
 @contextlib.contextmanager

@@ -7,10 +7,7 @@ restart a broker start their own Mosquitto with persistence in a temp directory.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -22,6 +19,7 @@ from grid_pipeline.mqtt.simulator import Publisher, SimCounters, Simulator, run_
 from grid_pipeline_tests.mqtt_support import (
     MosquittoProcess,
     clean_slate,
+    consumer_process,
     count,
     distinct_keys,
     drop_session,
@@ -109,15 +107,6 @@ def test_two_shared_subscription_workers_split_the_stream(database: Database) ->
     assert one.counters.received + two.counters.received == expected  # each message once
 
 
-def _consumer_process(url: str, root: str, client_id: str, log: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, GRID_MQTT_URL=url)
-    return subprocess.Popen(
-        [sys.executable, "-m", "grid_pipeline.cli", "ingest", "--mqtt-version", "5",
-         "--topic-root", root, "--client-id", client_id, "--batch-size", "200"],
-        env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
-
-
 def test_sigkill_consumer_mid_stream_then_restart_exactly_n_rows(
     database: Database, tmp_path: Path
 ) -> None:
@@ -126,7 +115,7 @@ def test_sigkill_consumer_mid_stream_then_restart_exactly_n_rows(
     client_id = f"ingest-{root}"
     log = tmp_path / "consumer.log"
     with MosquittoProcess(tmp_path / "mosquitto") as broker:
-        first = _consumer_process(broker.url, root, client_id, log)
+        first = consumer_process(broker.url, root, client_id, log)
         try:
             wait_for(lambda: "ingesting" in log.read_text(), 30, "consumer start")
             sim = Simulator(fleet, topic_root=root)
@@ -135,7 +124,7 @@ def test_sigkill_consumer_mid_stream_then_restart_exactly_n_rows(
             first.send_signal(signal.SIGKILL)  # no commit/ack bookkeeping: a real crash
             first.wait(10)
             stored_at_crash = count(database)
-            second = _consumer_process(broker.url, root, client_id, log)
+            second = consumer_process(broker.url, root, client_id, log)
             try:
                 thread.join(60)
                 expected = done[0].expected_rows

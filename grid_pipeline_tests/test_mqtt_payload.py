@@ -211,8 +211,9 @@ def test_simulator_ground_truth_reconciles_with_validation(gateway_size: int) ->
     keys: set[tuple[int, datetime]] = set()
     rejects = 0
     messages = []
-    for i in range(6):
-        messages += sim.tick(NOW - timedelta(hours=1) + i * sim.interval, last=i == 5)
+    ticks = 48  # 4 hours: late readings (1-6 h old) also land inside the span already sent
+    for i in range(ticks):
+        messages += sim.tick(NOW - timedelta(hours=4) + i * sim.interval, last=i == ticks - 1)
     messages += sim.flush()
     for topic, payload in messages:
         result = decode(
