@@ -1,14 +1,14 @@
 """Broker durability: QoS 1 readings acknowledged, then a Mosquitto SIGKILL - what survives?
 
 The ingestion consumer is offline (a persistent MQTT 5 session that subscribed,
-then disconnected), so every reading waits in the broker. A publisher sends N
+then disconnected), so every reading waits in the broker. Publishers send N
 QoS 1 readings as fast as the broker acknowledges them, Mosquitto is killed with
 SIGKILL, restarted on the same persistence file, and the consumer's session
 reconnects and counts what arrives. Mosquitto acknowledges in order on one
 connection, so the acknowledged readings are the first `acked` ones; a reading
 among them that never arrives is lost.
 
-Two persistence settings side by side, everything else the embedded broker's
+Three persistence settings side by side, everything else the embedded broker's
 own config (`broker_main.mosquitto_config`):
 
 * before: `autosave_interval 10` (save every 10 s);
@@ -17,13 +17,16 @@ own config (`broker_main.mosquitto_config`):
 * after:  `autosave_on_changes true` + `autosave_interval 1` (save after every
   event-loop pass that changed something), what the embedded broker uses.
 
-Two kill moments per trial: right after the last PUBACK (the acknowledged tail
-of a burst) and mid-stream (when half the readings are acknowledged, while the
-publisher still sends). Reported as medians over `--repeat` trials: publish
-throughput (msgs/s, first publish to last PUBACK, from the first kind of trial)
-and lost acknowledged readings.
+Each trial uses `--publishers` connections at once (Mosquitto handles one
+packet per connection per event-loop pass and saves once per pass, so
+connections publishing together share a save). Two kill moments: right after
+the last PUBACK (the acknowledged tail of a burst) and mid-stream (when half the
+readings are acknowledged, while the publishers still send). Reported as
+medians over `--repeat` trials: publish throughput (msgs/s, first publish to
+last PUBACK, from the first kind of trial) and lost acknowledged readings.
 
-    .venv/bin/python benchmarks/broker_durability.py [--messages 1000,4000] [--repeat 3]
+    .venv/bin/python benchmarks/broker_durability.py [--messages 1000,4000]
+        [--publishers 1,8] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -115,7 +118,7 @@ def consumer_session(port: int, on_message: Any = None) -> mqtt.Client:
     client.on_connect = lambda *args: connected.set()
     if on_message is not None:
         client.on_message = on_message
-    props = Properties(PacketTypes.CONNECT)
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = 3600
     client.connect("127.0.0.1", port, clean_start=False, properties=props)
     client.loop_start()
@@ -157,61 +160,79 @@ def payload(seq: int) -> bytes:
     ).encode()  # fmt: skip
 
 
-def trial(autosave: tuple[str, ...], messages: int, kill_at: float) -> Trial:
-    """Publish `messages`; SIGKILL once `kill_at` of them are acknowledged; count survivors."""
+def trial(autosave: tuple[str, ...], messages: int, kill_at: float, publishers: int = 1) -> Trial:
+    """Publish `messages` over `publishers` connections; SIGKILL once `kill_at` of them are
+    acknowledged; count the acknowledged readings that survive."""
+    share = messages // publishers
     with tempfile.TemporaryDirectory(prefix="grid-durability-") as tmp:
         broker = Broker(Path(tmp), autosave)
         broker.start()
         try:
             subscribe_then_go_offline(broker.port)
-            publisher = Publisher(broker.url)
-            publisher.connect()
+            clients = [Publisher(broker.url) for _ in range(publishers)]
+            for client in clients:
+                client.connect()
             started = time.monotonic()
-            for seq in range(messages):
-                publisher.publish(TOPIC.format(meter=1 + seq % 500), payload(seq))
-            target = max(1, int(messages * kill_at))
-            while publisher.acknowledged < target:
+            for seq in range(share):  # interleaved: every connection busy at once
+                for index, client in enumerate(clients):
+                    number = index * share + seq
+                    client.publish(TOPIC.format(meter=1 + number % 500), payload(number))
+            target = max(1, int(share * publishers * kill_at))
+            while sum(client.acknowledged for client in clients) < target:
                 time.sleep(0.0005)
             elapsed = time.monotonic() - started
             broker.kill()
-            publisher.close()  # before the restart: it must not resend what was lost
-            acked = publisher.acknowledged
+            for client in clients:
+                client.close()  # before the restart: it must not resend what was lost
+            acked = [client.acknowledged for client in clients]
             broker.start()
-            received = collect(broker.port, acked)
+            received = collect(broker.port, sum(acked))
         finally:
             broker.stop()
-    lost = sum(1 for seq in range(acked) if seq not in received)
-    return Trial(acked, lost, elapsed)
+    # Each connection is acknowledged in order: its first `acked[i]` readings.
+    lost = sum(
+        1
+        for index, count in enumerate(acked)
+        for seq in range(index * share, index * share + count)
+        if seq not in received
+    )
+    return Trial(sum(acked), lost, elapsed)
+
+
+def lost_of_acked(trials: list[Trial]) -> str:
+    """'lost of acknowledged', medians over the trials."""
+    return f"{median(t.lost for t in trials):,.0f} of {median(t.acked for t in trials):,.0f}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", default="1000,4000", help="comma-separated sizes")
+    parser.add_argument("--publishers", default="1,8", help="comma-separated connection counts")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     if find_mosquitto() is None:
         raise SystemExit("mosquitto is not installed (apt-get install mosquitto)")
     sizes = [int(part) for part in args.messages.split(",")]
+    connections = [int(part) for part in args.publishers.split(",")]
     print(f"Mosquitto SIGKILL with an offline persistent consumer; medians of {args.repeat}")
     header = (
-        f"{'setting':<34} {'N':>7} {'msgs/s':>8} {'lost (kill after last ack)':>27} "
-        f"{'lost (kill mid-stream)':>23}"
+        f"{'setting':<34} {'N':>6} {'pubs':>4} {'msgs/s':>8} "
+        f"{'lost (kill after last ack)':>27} {'lost (kill mid-stream)':>23}"
     )
     print(header)
     print("-" * len(header))
-    for size in sizes:
-        for name, autosave in SETTINGS.items():
-            tail = [trial(autosave, size, 1.0) for _ in range(args.repeat)]
-            middle = [trial(autosave, size, 0.5) for _ in range(args.repeat)]
-            rate = median(t.acked / t.seconds for t in tail)
-            lost_tail = median(t.lost for t in tail)
-            lost_middle = median(t.lost for t in middle)
-            worst = max(t.lost for t in tail + middle)
-            print(
-                f"{name:<34} {size:>7,} {rate:>8,.0f} "
-                f"{f'{lost_tail:,.0f} of {size:,}':>27} "
-                f"{f'{lost_middle:,.0f} of ~{size // 2:,}':>23}  (worst trial: {worst:,})"
-            )
+    for publishers in connections:
+        for size in sizes:
+            for name, autosave in SETTINGS.items():
+                tail = [trial(autosave, size, 1.0, publishers) for _ in range(args.repeat)]
+                middle = [trial(autosave, size, 0.5, publishers) for _ in range(args.repeat)]
+                rate = median(t.acked / t.seconds for t in tail)
+                worst = max(t.lost for t in tail + middle)
+                print(
+                    f"{name:<34} {size:>6,} {publishers:>4} {rate:>8,.0f} "
+                    f"{lost_of_acked(tail):>27} {lost_of_acked(middle):>23}  (worst: {worst:,})",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ def consumer_session(settings: Settings, received: set[int] | None = None) -> mq
             received.add(int(json.loads(message.payload)["seq"]))
 
     client.on_message = on_message
-    props = Properties(PacketTypes.CONNECT)
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = 3600
     client.connect("127.0.0.1", settings.mqtt_port, clean_start=False, properties=props)
     client.loop_start()

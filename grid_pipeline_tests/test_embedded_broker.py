@@ -135,7 +135,7 @@ def test_mosquitto_config_refuses_control_characters() -> None:
 def test_mosquitto_config_limits_payloads_and_saves_on_every_change() -> None:
     config = mosquitto_config(11883, Path("/tmp/grid")).splitlines()
     assert f"message_size_limit {256 * 1024}" in config
-    assert f"max_packet_size {1024 * 1024}" in config
+    assert f"max_packet_size {16 * 1024 * 1024}" in config
     assert "autosave_on_changes true" in config and "autosave_interval 1" in config
     assert "allow_anonymous true" in config
     locked = mosquitto_config(11883, Path("/tmp/grid"), Path("/tmp/run/mosquitto.passwd"))
@@ -274,6 +274,9 @@ def test_grid_local_password_is_required_by_the_embedded_mosquitto(
     broker.start(anonymous)
     try:
         assert connect_result(anonymous.mqtt_port, None, None), "unset: anonymous as before"
+        # A broker started without the password is not silently kept once it is set.
+        with pytest.raises(ServiceError, match="runs without a password"):
+            broker.start(settings)
     finally:
         broker.stop(anonymous)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from grid_pipeline.config import Settings
 from grid_pipeline.embedded.broker_main import USERS_FILE_NAME, find_mosquitto
 from grid_pipeline.embedded.process import (
+    ServiceError,
     ServiceSpec,
     ServiceState,
     exclusive_lock,
@@ -75,7 +76,27 @@ def start(settings: Settings) -> tuple[ServiceState, bool]:
         if read_state(spec.state_file) is None:
             _stop_orphaned_mosquitto(settings)
             _hand_over_password(settings)
-    return start_service(spec, lambda s: port_accepts(HOST, s.port))
+    state, started = start_service(spec, lambda s: port_accepts(HOST, s.port))
+    if not started:
+        _check_same_auth(settings, state)
+    return state, started
+
+
+def _check_same_auth(settings: Settings, state: ServiceState) -> None:
+    """Refuse a running broker whose password rule is not the settings' one.
+
+    It was started before GRID_LOCAL_PASSWORD was set (or unset): silently using it
+    would leave the broker open although a password is required.
+    """
+    running = str(state.extra.get("auth", "anonymous"))
+    wanted = "password" if settings.local_password else "anonymous"
+    if running != wanted:
+        has = "requires a password" if running == "password" else "runs without a password"
+        told = "set" if settings.local_password else "unset"
+        raise ServiceError(
+            f"the embedded MQTT broker for {settings.data_dir} {has} but GRID_LOCAL_PASSWORD "
+            f"is {told}: restart it with `grid-pipeline broker stop` (the next command starts it)"
+        )
 
 
 def _hand_over_password(settings: Settings) -> None:

@@ -51,7 +51,7 @@ def find_mosquitto() -> str | None:
 
 
 PAYLOAD_LIMIT_BYTES = 256 * 1024  # the documented payload limit (docs/mqtt.md)
-PACKET_LIMIT_BYTES = 1024 * 1024  # anything larger is not even read
+PACKET_LIMIT_BYTES = 16 * 1024 * 1024  # anything larger is not even read
 # Save the persistence file after every change (a queued message, a subscription) instead
 # of every 10 s: with `autosave_interval 10`, 262 readings acknowledged in the 2.7 s before
 # a SIGKILL were lost. Mosquitto saves once per event-loop pass, so changes that arrive
@@ -82,7 +82,7 @@ def config_safe(what: str, value: object) -> str:
 
 def mosquitto_config(port: int, data_dir: Path, password_file: Path | None = None) -> str:
     """Local listener; persistent sessions saved on every change; no queue limit (no silent
-    drops); payloads over 256 KiB dropped, packets over 1 MiB refused unread;
+    drops); payloads over 256 KiB dropped, packets over 16 MiB refused unread;
     `password_file` set: user `grid` required."""
     location = config_safe("data dir", data_dir)
     auth = (
@@ -107,8 +107,9 @@ def mosquitto_config(port: int, data_dir: Path, password_file: Path | None = Non
             # publisher stays connected and does not resend it (for MQTT 5, Mosquitto
             # 2.0.11 acknowledges with reason 0x95, which paho rejects: docs/mqtt.md).
             f"message_size_limit {PAYLOAD_LIMIT_BYTES}",
-            # A packet over 1 MiB is refused from its header, before it is read into
-            # memory, and its sender disconnected (a 64 MB message: turned away in 0.6 s).
+            # A packet over 16 MiB (no meter sends that) is refused from its header,
+            # before it is read into memory, and its sender disconnected; between 256 KiB
+            # and 16 MiB the drop above keeps an MQTT 3.1.1 sender connected.
             f"max_packet_size {PACKET_LIMIT_BYTES}",
             "set_tcp_nodelay true",
             "",
