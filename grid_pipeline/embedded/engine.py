@@ -44,6 +44,11 @@ USER, PASSWORD, DBNAME = "postgres", "postgres", "postgres"
 # work, so neither is hit by the project's own code.
 IDLE_IN_TRANSACTION_TIMEOUT_S = 10.0
 IDLE_SESSION_TIMEOUT_S = 2.0
+# PGlite never checkpoints by itself: server.mjs runs CHECKPOINT between clients once
+# this much WAL was written since the last one, which bounds both pg_wal (1.6 GB ->
+# 89 MB after `grid-pipeline generate`) and what crash recovery replays; each one
+# took 50-160 ms there.
+CHECKPOINT_WAL_MB = 64
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,7 @@ def _spec(settings: Settings, password_file: Path | None = None) -> ServiceSpec:
             "--queue-timeout-ms", str(settings.db_queue_timeout_s * 1000),
             "--idle-in-transaction-timeout-ms", str(round(IDLE_IN_TRANSACTION_TIMEOUT_S * 1000)),
             "--idle-session-timeout-ms", str(round(IDLE_SESSION_TIMEOUT_S * 1000)),
+            "--checkpoint-wal-mb", str(CHECKPOINT_WAL_MB),
             *password_args,
         ],
         state_file=state_file,
