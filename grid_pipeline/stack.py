@@ -27,6 +27,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -178,6 +179,27 @@ def _dagster_dev(settings: Settings) -> list[str]:
             "-h", "127.0.0.1", "-p", str(settings.dagster_port)]  # fmt: skip
 
 
+def _redacted(url: str, settings: Settings) -> str:
+    """`url` with a real secret replaced by *** (the console and logs never show one).
+
+    Secrets are GRID_LOCAL_PASSWORD and whatever a configured URL carries; the
+    embedded engine's fixed local password is shown, so the line can be pasted into psql.
+    """
+    parts = urllib.parse.urlsplit(url)
+    configured = url in (settings.database_url, settings.mqtt_url)
+    if parts.password is None or not (settings.local_password or configured):
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def _addresses(database_url: str, mqtt_url: str, settings: Settings) -> str:
+    return (
+        f"database   {_redacted(database_url, settings)}\n"
+        f"mqtt       {_redacted(mqtt_url, settings)}"
+    )
+
+
 def _say(text: str) -> None:
     print(text, flush=True)
 
@@ -196,7 +218,7 @@ def run_once(settings: Settings) -> int:
     children: list[subprocess.Popen[bytes]] = []
     try:
         with single_up(settings), services(settings) as (database_url, mqtt_url):
-            _say(f"database   {database_url}\nmqtt       {mqtt_url}")
+            _say(_addresses(database_url, mqtt_url, settings))
             # No live ingestion here: this run builds the data set and exits.
             env = child_environment(settings, GRID_INGEST_SENSOR="off")
             children.append(_spawn("dagster", _dagster_dev(settings), env, settings.log_dir))
@@ -343,7 +365,7 @@ def _supervise(
     for name, command in commands.items():
         children.append(_spawn(name, command, env, settings.log_dir))
     dagster_url = f"http://127.0.0.1:{settings.dagster_port}"
-    _say(f"database   {database_url}\nmqtt       {mqtt_url}\nlogs       {settings.log_dir}")
+    _say(f"{_addresses(database_url, mqtt_url, settings)}\nlogs       {settings.log_dir}")
     _say("waiting for the Dagster UI and the dashboard to answer ...")
     pending = {"Dagster UI": dagster_url,
                "dashboard": f"http://127.0.0.1:{settings.dashboard_port}"}  # fmt: skip

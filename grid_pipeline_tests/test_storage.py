@@ -127,7 +127,8 @@ def test_assets_jobs_and_checks_run_in_process(
 def test_schedules_are_defined_and_on_by_default(settings: Settings) -> None:
     defs = storage_defs(settings)
     schedules = {s.name: s for s in defs.schedules or []}
-    assert {s.job_name for s in schedules.values()} == {"compression_job", "refresh_aggregates_job"}
+    jobs = {s.job_name for s in schedules.values()}
+    assert jobs == {"compression_job", "refresh_aggregates_job", "rejects_retention_job"}
     assert all(s.default_status == dg.DefaultScheduleStatus.RUNNING for s in schedules.values())
 
 
