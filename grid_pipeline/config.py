@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
+
+from grid_pipeline.db.sqlfiles import sql_dir
 
 DEFAULT_CHUNK_INTERVALS = (
     "energy_readings=1 day,energy_readings_3h=3 hours,energy_readings_week=1 week"
@@ -36,6 +40,29 @@ _UNIT_SECONDS = {
 }  # fmt: skip
 LOCAL_BROKER_USER = "grid"  # the embedded broker's one user under GRID_LOCAL_PASSWORD
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# The longest duration any setting or flag takes. Every duration is added to or
+# subtracted from "now" or a data set instant somewhere; a century keeps all of
+# that far inside datetime's years 1..9999 (and timedelta's own limit).
+MAX_DURATION = timedelta(days=36500)
+# The data set's instants (GRID_HISTORY_END, `--start`) and windows lie in
+# [DATASET_EARLIEST, DATASET_LATEST]: before the epoch the reading grid (counted
+# from 1970) makes little sense, after 2200 nothing is plausible and arithmetic
+# on a window gets near datetime's year 9999.
+DATASET_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+DATASET_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+DATASET_RANGE = "1970-01-01 .. 2200-01-01"
+# GRID_DAYS / `--days`: about 27 years, so a window ending now never reaches before 1970.
+MAX_DAYS = 10_000
+# Names Python's zoneinfo offers but PostgreSQL refuses in SET TIME ZONE: the
+# system's own zone link and the template for POSIX-style zone strings.
+_NON_POSTGRES_ZONES = frozenset({"localtime", "posixrules"})
+# Tables the migrations create from Python rather than sql/schema.
+_LEDGER_TABLES = ("schema_migrations",)
+_CREATED_RELATION = re.compile(
+    r"\bCREATE\s+(?:OR\s+REPLACE\s+)?(?:TABLE|(?:MATERIALIZED\s+)?VIEW)\s+"
+    r"(?:IF\s+NOT\s+EXISTS\s+)?(?:\w+\.)?(\w+)",
+    re.IGNORECASE,
+)
 
 
 class ConfigError(ValueError):
@@ -43,13 +70,21 @@ class ConfigError(ValueError):
 
 
 def parse_duration(text: str, what: str = "duration") -> timedelta:
-    """Parse '5m', '3 hours', '1 day', '90s' into a timedelta (positive only)."""
+    """Parse '5m', '3 hours', '1 day', '90s' into a timedelta (positive, at most MAX_DURATION).
+
+    The upper bound turns '99999999999 weeks' into a one-line error instead of an
+    OverflowError here or wherever the duration meets a date later on.
+    """
     match = _DURATION.match(text.lower())
-    if not match or int(match.group(1)) == 0:
+    count = match.group(1).lstrip("0") if match else ""
+    if not match or not count:
         raise ConfigError(
             f"{what}: {text!r} is not a positive duration like '5m', '3 hours', '1 day'"
         )
-    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    # Digits counted first: int() of thousands of digits is itself an error.
+    if len(count) > 15 or int(count) * _UNIT_SECONDS[match.group(2)] > MAX_DURATION.days * 86400:
+        raise ConfigError(f"{what}: {text!r} is longer than {MAX_DURATION.days} days")
+    return timedelta(seconds=int(count) * _UNIT_SECONDS[match.group(2)])
 
 
 def postgres_interval(delta: timedelta) -> str:
@@ -65,17 +100,48 @@ class ChunkVariant:
     interval: timedelta
 
 
+@cache
+def _relations_created_in(schema_dir: Path) -> frozenset[str]:
+    names = (
+        match.group(1).lower()
+        for path in sorted(schema_dir.glob("[0-9][0-9][0-9]_*.sql"))
+        for match in _CREATED_RELATION.finditer(path.read_text())
+    )
+    return frozenset(names)
+
+
+def project_relations() -> frozenset[str]:
+    """Every table and view of the project's own schema (sql/schema plus the ledger).
+
+    Read from the migrations themselves, so a new table is protected the moment
+    it is added: a readings variant must never be one of them, or filling the
+    variant would empty and overwrite that table.
+    """
+    return _relations_created_in(sql_dir() / "schema") | frozenset(_LEDGER_TABLES)
+
+
+def _variant_table(part: str, table: str, first: bool) -> str:
+    if not _IDENTIFIER.match(table):
+        raise ConfigError(
+            f"GRID_CHUNK_INTERVALS: {part!r} must be table=interval with a lower-case "
+            "table name, e.g. energy_readings_3h=3 hours"
+        )
+    if not first and table in project_relations() - {"energy_readings"}:
+        raise ConfigError(
+            f"GRID_CHUNK_INTERVALS: {table!r} is one of the project's own tables or views; "
+            "name variants like energy_readings_3h"
+        )
+    return table
+
+
 def parse_chunk_intervals(text: str) -> tuple[ChunkVariant, ...]:
     """Parse 'table=interval,...'; the first entry is the primary readings table."""
     variants: list[ChunkVariant] = []
     for part in filter(None, (p.strip() for p in text.split(","))):
         table, sep, interval = part.partition("=")
-        table = table.strip()
-        if not sep or not _IDENTIFIER.match(table):
-            raise ConfigError(
-                f"GRID_CHUNK_INTERVALS: {part!r} must be table=interval with a lower-case "
-                "table name, e.g. energy_readings_3h=3 hours"
-            )
+        if not sep:
+            table = ""  # reported as not table=interval
+        table = _variant_table(part, table.strip(), first=not variants)
         variants.append(ChunkVariant(table, parse_duration(interval, "GRID_CHUNK_INTERVALS")))
     if not variants:
         raise ConfigError("GRID_CHUNK_INTERVALS: needs at least one table=interval entry")
@@ -86,24 +152,32 @@ def parse_chunk_intervals(text: str) -> tuple[ChunkVariant, ...]:
     return tuple(variants)
 
 
+def _is_number(raw: str) -> bool:
+    """ASCII digits, at most 18 of them (a superscript digit or a 5,000-digit
+    string passes str.isdigit but makes int() raise)."""
+    return raw.isascii() and raw.isdigit() and len(raw) <= 18
+
+
 def _port(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, str(default)).strip()
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
+    if not _is_number(raw) or not 0 < int(raw) < 65536:
         raise ConfigError(f"{name}: {raw!r} is not a TCP port (1-65535)")
     return int(raw)
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+def _positive_int(env: Mapping[str, str], name: str, default: int, most: int | None = None) -> int:
     raw = env.get(name, str(default)).strip()
-    if not raw.isdigit() or int(raw) < 1:
+    if not _is_number(raw) or int(raw) < 1:
         raise ConfigError(f"{name}: {raw!r} is not a positive integer")
+    if most is not None and int(raw) > most:
+        raise ConfigError(f"{name}: {raw!r} is more than {most}")
     return int(raw)
 
 
 def _queue_timeout_s(env: Mapping[str, str]) -> int:
     # At most a day: Node's timers turn delays above 2^31-1 ms (~24.8 days) into 1 ms.
     raw = env.get("GRID_DB_QUEUE_TIMEOUT", "120").strip()
-    if not raw.isdigit() or not 1 <= int(raw) <= 86400:
+    if not _is_number(raw) or not 1 <= int(raw) <= 86400:
         raise ConfigError(f"GRID_DB_QUEUE_TIMEOUT: {raw!r} is not a number of seconds (1-86400)")
     return int(raw)
 
@@ -128,15 +202,59 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     return raw
 
 
-def _timezone(env: Mapping[str, str]) -> str:
-    raw = env.get("GRID_TIMEZONE", "UTC").strip()
-    try:
-        ZoneInfo(raw)
-    except (ZoneInfoNotFoundError, ValueError):
+@cache
+def postgres_time_zones() -> frozenset[str]:
+    """Zone names both Python's zoneinfo and PostgreSQL's SET TIME ZONE accept.
+
+    zoneinfo also opens files PostgreSQL does not know as zones (`localtime`,
+    `posixrules`, `posix/...`, `right/...`); the readings are generated in Python
+    and aggregated per local day in SQL, so the zone must mean the same to both.
+    `available_timezones()` already leaves out the `posix/` and `right/` copies
+    and `posixrules`.
+    """
+    return frozenset(available_timezones() - _NON_POSTGRES_ZONES)
+
+
+def check_time_zone(name: str, what: str) -> str:
+    """`name` when Python and PostgreSQL both know it, else ConfigError naming `what`."""
+    if name not in postgres_time_zones():
         raise ConfigError(
-            f"GRID_TIMEZONE: {raw!r} is not an IANA time zone like Europe/Berlin"
+            f"{what}: {name!r} is not a time zone both Python and PostgreSQL know; "
+            "use an IANA name like Europe/Berlin or UTC"
+        )
+    return name
+
+
+def _timezone(env: Mapping[str, str]) -> str:
+    return check_time_zone(env.get("GRID_TIMEZONE", "UTC").strip(), "GRID_TIMEZONE")
+
+
+def parse_instant(text: str, what: str) -> datetime:
+    """An ISO 8601 date or time (UTC when no offset is given) in the data set's range, in UTC."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(
+            f"{what}: {text!r} is not an ISO 8601 date or time like 2026-11-30 or 2026-11-30T00:00Z"
         ) from None
-    return raw
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if not DATASET_EARLIEST.year <= moment.year < DATASET_LATEST.year + 1:
+        # Also keeps astimezone away from year 1 and 9999, which offsets push off the calendar.
+        raise ConfigError(f"{what}: {text!r} is outside {DATASET_RANGE}")
+    moment = moment.astimezone(UTC)
+    if not DATASET_EARLIEST <= moment <= DATASET_LATEST:
+        raise ConfigError(f"{what}: {text!r} is outside {DATASET_RANGE}")
+    return moment
+
+
+def check_dataset_window(start: datetime, end: datetime, what: str) -> None:
+    """ConfigError unless [start, end) lies inside the data set's range."""
+    if start < DATASET_EARLIEST or end > DATASET_LATEST:
+        raise ConfigError(
+            f"{what}: the data set window {start:%Y-%m-%d} .. {end:%Y-%m-%d} is not inside "
+            f"{DATASET_RANGE}"
+        )
 
 
 def _instant(env: Mapping[str, str], name: str, interval: timedelta) -> datetime | None:
@@ -144,20 +262,82 @@ def _instant(env: Mapping[str, str], name: str, interval: timedelta) -> datetime
     raw = env.get(name, "").strip()
     if not raw:
         return None
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise ConfigError(
-            f"{name}: {raw!r} is not an ISO 8601 time like 2026-11-30T00:00Z"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    if not epoch < moment < datetime(9000, 1, 1, tzinfo=UTC):
-        raise ConfigError(f"{name}: {raw!r} is outside 1970..9000")
-    if (moment - epoch) % interval:
+    moment = parse_instant(raw, name)
+    if (moment - DATASET_EARLIEST) % interval:
         raise ConfigError(f"{name}: {raw!r} is not on the {interval} reading grid")
-    return moment.astimezone(UTC)
+    return moment
+
+
+def _history_end(env: Mapping[str, str], interval: timedelta, days: int) -> datetime | None:
+    end = _instant(env, "GRID_HISTORY_END", interval)
+    if end is not None:
+        check_dataset_window(end - timedelta(days=days), end, "GRID_HISTORY_END and GRID_DAYS")
+    return end
+
+
+def _control_character(text: str) -> str | None:
+    """The first control character (Unicode category Cc) in `text`, or None."""
+    return next((ch for ch in text if unicodedata.category(ch) == "Cc"), None)
+
+
+def _refuse_control_characters(env: Mapping[str, str]) -> None:
+    """No GRID_* value may hold a control character (a path or name is one line).
+
+    Values are written into files other programs parse line by line: a newline
+    in GRID_DATA_DIR once became a second line of mosquitto.conf and opened a
+    listener on 0.0.0.0. Surrounding whitespace is still tolerated where the
+    value is stripped anyway (a CRLF .env file), never in a path.
+    """
+    for name in sorted(env):
+        if not name.startswith("GRID_"):
+            continue
+        value = env[name] if name.endswith("_DIR") else env[name].strip()
+        found = _control_character(value)
+        if found is not None:
+            raise ConfigError(
+                f"{name}: contains the control character {found!r}; settings are one line "
+                "of printable text"
+            )
+
+
+def _existing_ancestor(path: Path) -> Path:
+    """`path` or its nearest ancestor that exists (os.path: a forbidden stat is "absent")."""
+    return next(p for p in (path, *path.parents) if os.path.exists(p))
+
+
+def check_directory(raw: str, what: str) -> Path:
+    """A directory path from the user: absolute, one line, creatable (not below a file)."""
+    found = _control_character(raw)
+    if found is not None:
+        raise ConfigError(f"{what}: contains the control character {found!r}")
+    try:
+        path = Path(raw).expanduser().resolve()
+    except (RuntimeError, OSError) as exc:  # unknown ~user, a symlink loop
+        raise ConfigError(f"{what}: {raw!r} is not a usable path ({exc})") from None
+    existing = _existing_ancestor(path)
+    if not existing.is_dir():
+        which = "is a file" if existing == path else f"lies below the file {existing}"
+        raise ConfigError(f"{what}: {path} {which}, not a directory")
+    return path
+
+
+def check_writable_directory(path: Path, what: str) -> None:
+    """ConfigError unless `path` is, or can be created as, a directory this user writes.
+
+    Kept out of `load_settings`: processes that only read (a dashboard with an
+    external database) may run where the data dir is read-only; commands that
+    start services or record state call this first.
+    """
+    existing = _existing_ancestor(path)
+    if not existing.is_dir():
+        raise ConfigError(f"{what}: {existing} is a file, not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        verb = (
+            "is not writable"
+            if existing == path
+            else f"cannot be created ({existing} is not writable)"
+        )
+        raise ConfigError(f"{what}: {path} {verb}")
 
 
 @dataclass(frozen=True)
@@ -256,14 +436,16 @@ def _local_password(env: Mapping[str, str]) -> str | None:
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every GRID_* variable; raise ConfigError on the first bad one."""
     env = os.environ if env is None else env
+    _refuse_control_characters(env)
     interval = parse_duration(env.get("GRID_INTERVAL", "5m"), "GRID_INTERVAL")
     if timedelta(days=1) % interval:
         raise ConfigError("GRID_INTERVAL: must divide a day evenly (e.g. 1m, 5m, 15m, 1h)")
     seed_raw = env.get("GRID_SEED", "42").strip()
-    if not seed_raw.isdigit():
+    if not _is_number(seed_raw):
         raise ConfigError(f"GRID_SEED: {seed_raw!r} is not a non-negative integer")
+    days = _positive_int(env, "GRID_DAYS", 14, most=MAX_DAYS)
     return Settings(
-        data_dir=Path(env.get("GRID_DATA_DIR", "./.grid")).expanduser().resolve(),
+        data_dir=check_directory(env.get("GRID_DATA_DIR", "./.grid"), "GRID_DATA_DIR"),
         database_url=_url(env, "GRID_DATABASE_URL", ("postgresql", "postgres")),
         reader_database_url=_url(env, "GRID_READER_DATABASE_URL", ("postgresql", "postgres")),
         mqtt_url=_url(env, "GRID_MQTT_URL", ("mqtt", "mqtts", "tcp")),
@@ -274,7 +456,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dashboard_port=_port(env, "GRID_DASHBOARD_PORT", 8501),
         timezone=_timezone(env),
         meters=_positive_int(env, "GRID_METERS", 500),
-        days=_positive_int(env, "GRID_DAYS", 14),
+        days=days,
         interval=interval,
         seed=int(seed_raw),
         broker_engine=_choice(env, "GRID_BROKER_ENGINE", ("auto", "mosquitto", "amqtt")),
@@ -287,7 +469,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         chunk_variants=parse_chunk_intervals(
             env.get("GRID_CHUNK_INTERVALS", DEFAULT_CHUNK_INTERVALS)
         ),
-        history_end=_instant(env, "GRID_HISTORY_END", interval),
+        history_end=_history_end(env, interval, days),
         ingest_sensor=_choice(env, "GRID_INGEST_SENSOR", ("on", "off")) == "on",
         bench_repeat=_positive_int(env, "GRID_BENCH_REPEAT", 3),
         local_password=_local_password(env),

@@ -17,14 +17,25 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 import psycopg
 
 from grid_pipeline.cli.errors import UsageError
 from grid_pipeline.cli.mqtt import register as register_mqtt
-from grid_pipeline.config import ConfigError, Settings, load_settings, parse_duration
+from grid_pipeline.config import (
+    DATASET_RANGE,
+    MAX_DAYS,
+    ConfigError,
+    Settings,
+    check_dataset_window,
+    check_directory,
+    check_writable_directory,
+    load_settings,
+    parse_duration,
+    parse_instant,
+)
 from grid_pipeline.embedded import broker, engine
 from grid_pipeline.embedded.process import ServiceError
 from grid_pipeline.orchestration.dagster_api import DagsterApiError
@@ -65,11 +76,32 @@ def _db_status(args: argparse.Namespace, settings: Settings) -> int:
     if status is None:
         print(f"not running (data dir {settings.pgdata_dir})")
         return 3
-    version = engine.timescaledb_version(status.url)
-    print(f"running: pid {status.pid}, port {status.port}, TimescaleDB {version}, "
+    answer = _engine_answer(status.url)
+    print(f"running: pid {status.pid}, port {status.port}, TimescaleDB{answer}, "
           f"data dir {status.data_dir}")  # fmt: skip
     print(status.url)
     return 0
+
+
+BUSY = ": busy (another client holds the session; try again)"
+
+
+def _engine_answer(url: str) -> str:
+    """' <version>', or why the engine gave none (it serves one client at a time).
+
+    A connection that times out waits in the engine's queue behind another
+    client's session: the engine runs, it is busy, which is not an unknown version.
+    """
+    try:
+        with psycopg.connect(url, connect_timeout=5):
+            pass
+    except psycopg.errors.ConnectionTimeout:
+        return BUSY
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f": not answering ({first})"
+    version = engine.timescaledb_version(url)
+    return BUSY if version is None else f" {version}"  # None: another client came first
 
 
 def _db_url(args: argparse.Namespace, settings: Settings) -> int:
@@ -122,22 +154,31 @@ def _broker_status(args: argparse.Namespace, settings: Settings) -> int:
 
 def _parse_start(text: str, settings: Settings) -> datetime:
     """`--start` as a UTC date (YYYY-MM-DD) or an ISO timestamp, aligned to the interval."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"--start: {text!r} is not a date like 2026-11-01") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return floor_time(moment, settings.interval)
+    return floor_time(parse_instant(text, "--start"), settings.interval)
+
+
+def _generate_window(args: argparse.Namespace, settings: Settings) -> tuple[datetime, datetime]:
+    """`--start` plus the days, or the data set's fixed window; inside the data set's range."""
+    from grid_pipeline.app.dataset import history_window
+
+    if not args.start:
+        window = history_window(settings)  # the data set's fixed window (as in Dagster)
+        check_dataset_window(*window, "GRID_DAYS")
+        return window
+    start = _parse_start(args.start, settings)
+    end = start + timedelta(days=settings.days)  # both bounded: no overflow
+    check_dataset_window(start, end, "--start and --days")
+    return start, end
 
 
 def _generate(args: argparse.Namespace, settings: Settings) -> int:
-    from grid_pipeline.app.dataset import history_window
     from grid_pipeline.app.history import generate_history
     from grid_pipeline.app.services import start_database
 
     if (args.meters is not None and args.meters < 1) or (args.days is not None and args.days < 1):
         raise UsageError("--meters and --days must be at least 1")
+    if args.days is not None and args.days > MAX_DAYS:
+        raise UsageError(f"--days must be at most {MAX_DAYS}")
     if args.seed is not None and args.seed < 0:
         raise UsageError("--seed must be a non-negative integer")
     given = {"meters": args.meters, "days": args.days, "seed": args.seed}
@@ -147,11 +188,7 @@ def _generate(args: argparse.Namespace, settings: Settings) -> int:
         if timedelta(days=1) % overrides["interval"]:
             raise UsageError("--interval must divide a day evenly (e.g. 1m, 5m, 15m, 1h)")
     settings = replace(settings, **overrides)
-    if args.start:
-        start = _parse_start(args.start, settings)
-        window = (start, start + timedelta(days=settings.days))
-    else:
-        window = history_window(settings)  # the data set's fixed window (as in Dagster)
+    window = _generate_window(args, settings)
     db = start_database(settings)
     generate_history(db, settings, window, variants=not args.no_variants,
                      progress=lambda text: print(text, file=sys.stderr, flush=True))  # fmt: skip
@@ -191,13 +228,17 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
 
 def _soak(args: argparse.Namespace, settings: Settings) -> int:
     import shutil
-    from pathlib import Path
 
     from grid_pipeline.soak import run_soak
 
-    if args.minutes <= 0 or args.meters < 1:
-        raise UsageError("--minutes must be positive and --meters at least 1")
-    data_dir = Path(args.data_dir) if args.data_dir else settings.data_dir / "soak"
+    if not 0 < args.minutes <= MAX_SOAK_MINUTES or args.meters < 1:
+        raise UsageError(
+            f"--minutes must be within (0, {MAX_SOAK_MINUTES}] and --meters at least 1"
+        )
+    data_dir = settings.data_dir / "soak"
+    if args.data_dir:
+        data_dir = check_directory(args.data_dir, "--data-dir")
+        check_writable_directory(data_dir, "--data-dir")
     shutil.rmtree(data_dir, ignore_errors=True)  # every soak starts from nothing
     report = run_soak(
         settings, minutes=args.minutes, meters=args.meters, data_dir=data_dir,
@@ -207,6 +248,9 @@ def _soak(args: argparse.Namespace, settings: Settings) -> int:
     ok = report.lost == 0 and report.dup_rows == 0 and report.cagg_mismatch == 0
     print("PASS" if ok else "FAIL: lost, dup_rows and cagg_mismatch must all be 0")
     return 0 if ok else 1
+
+
+MAX_SOAK_MINUTES = 7 * 24 * 60  # a week; NaN and infinity fail the range check too
 
 
 def _materialize(args: argparse.Namespace, settings: Settings) -> int:
@@ -268,10 +312,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="the historic data set: fleet, readings (default: 14 days ending now), variants",
     )
     gen.add_argument("--meters", type=int, default=None, help="fleet size (GRID_METERS, 500)")
-    gen.add_argument("--days", type=int, default=None, help="days of history (GRID_DAYS, 14)")
+    gen.add_argument(
+        "--days",
+        type=int,
+        default=None,
+        help=f"days of history (GRID_DAYS, 14; at most {MAX_DAYS})",
+    )
     gen.add_argument("--interval", default=None, help="reading interval (GRID_INTERVAL, 5m)")
     gen.add_argument("--seed", type=int, default=None, help="random seed (GRID_SEED, 42)")
-    gen.add_argument("--start", default=None, help="first day (UTC date); default: days before now")
+    gen.add_argument(
+        "--start",
+        default=None,
+        help=f"first day (UTC date, window inside {DATASET_RANGE}); default: days before now",
+    )
     gen.add_argument("--no-variants", action="store_true", help="skip the chunk-interval variants")
     gen.set_defaults(handler=_generate)
 
@@ -338,6 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         settings = load_settings()
+        check_writable_directory(settings.data_dir, "GRID_DATA_DIR")
         handler: Handler = args.handler
         return handler(args, settings)
     except (ConfigError, UsageError) as exc:

@@ -11,10 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import signal
 import threading
+import unicodedata
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any, NoReturn
 
@@ -22,7 +25,13 @@ import polars as pl
 
 from grid_pipeline.app.services import start_broker, start_database
 from grid_pipeline.cli.errors import UsageError
-from grid_pipeline.config import ConfigError, Settings, parse_duration
+from grid_pipeline.config import (
+    DATASET_RANGE,
+    ConfigError,
+    Settings,
+    parse_duration,
+    parse_instant,
+)
 from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.fleet.meters import build_fleet
 from grid_pipeline.mqtt.broker_url import PROTOCOLS, Protocol, default_protocol
@@ -82,9 +91,92 @@ def _rate(text: str) -> float:
 
 
 def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
+    if not text.isascii() or not text.isdigit() or len(text) > 18 or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
     return int(text)
+
+
+def _bounded(most: int) -> Callable[[str], int]:
+    """A positive integer of at most `most` (an argparse type)."""
+
+    def parse(text: str) -> int:
+        value = _positive(text)
+        if value > most:
+            raise argparse.ArgumentTypeError(f"{text!r} is more than {most}")
+        return value
+
+    return parse
+
+
+def _finite(text: str) -> float:
+    """A float that is neither NaN nor infinite (pacing divides and sleeps by it)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def _utf8_bytes(text: str) -> int:
+    """The MQTT (UTF-8) length of `text`; ArgumentTypeError if it cannot be encoded."""
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:  # undecodable bytes from the command line
+        raise argparse.ArgumentTypeError(f"{text!r} is not valid UTF-8") from None
+
+
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
+
+
+MAX_ROOT_BYTES = 65_000  # MQTT topics end at 65,535 bytes; the rest is for feeder/meter/reading
+
+
+def _topic_root(text: str) -> str:
+    """One or more plain topic levels: the consumer subscribes to <root>/+/+/reading.
+
+    A wildcard or an empty level in the root would subscribe to other people's
+    topics (or make the broker refuse the subscription after the consumer
+    started); a leading `$` names the broker's own topics ($SYS, $share).
+    """
+    if not text:
+        raise argparse.ArgumentTypeError("the topic root must not be empty")
+    if _utf8_bytes(text) > MAX_ROOT_BYTES:
+        raise argparse.ArgumentTypeError(f"the topic root is longer than {MAX_ROOT_BYTES} bytes")
+    if "+" in text or "#" in text:
+        raise argparse.ArgumentTypeError(f"{text!r} contains an MQTT wildcard (+ or #)")
+    if _has_control(text):
+        raise argparse.ArgumentTypeError(f"{text!r} contains a control character")
+    if "" in text.split("/"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has an empty topic level (a leading, trailing or double '/')"
+        )
+    if text.startswith("$"):
+        raise argparse.ArgumentTypeError(f"{text!r} starts with '$' (reserved for the broker)")
+    return text
+
+
+def _client_id(text: str) -> str:
+    """A client id a broker accepts and a log shows: 1-65,535 bytes, no spaces or controls."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the client id must not be empty or blank")
+    if _utf8_bytes(text) > 65_535:
+        raise argparse.ArgumentTypeError("the client id is longer than 65535 bytes")
+    if _has_control(text) or any(ch.isspace() for ch in text):
+        raise argparse.ArgumentTypeError(f"{text!r} contains whitespace or a control character")
+    return text
+
+
+def _share_group(text: str) -> str:
+    """An MQTT 5 share name: one topic level without wildcards (spec 4.8.2)."""
+    _utf8_bytes(text)
+    if not text or any(ch in text for ch in "/+#") or _has_control(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a share name (non-empty, without '/', '+', '#' or control characters)"
+        )
+    return text
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -94,7 +186,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="MQTT protocol (default: 3.1.1 for the embedded broker, else 5)",
     )
-    parser.add_argument("--topic-root", default=DEFAULT_ROOT,
+    parser.add_argument("--topic-root", default=DEFAULT_ROOT, type=_topic_root,
                         help="first topic level (default %(default)s)")  # fmt: skip
 
 
@@ -127,12 +219,7 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
         faults = FaultRates(args.duplicates, args.out_of_order, args.late, args.malformed)
     except ValueError as exc:
         _usage(str(exc))
-    start = None
-    if args.start:
-        try:
-            start = datetime.fromisoformat(args.start).astimezone(UTC)
-        except ValueError:
-            _usage(f"--start: {args.start!r} is not an ISO 8601 timestamp")
+    start = _start(args.start)
     db = start_database(settings)
     fleet = simulation_fleet(db, args.meters or settings.meters, args.seed or settings.seed,
                              args.load_fleet)  # fmt: skip
@@ -156,6 +243,16 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _start(text: str | None) -> datetime | None:
+    """`--start` in UTC (no offset: UTC), inside the data set's range; None: now."""
+    if not text:
+        return None
+    try:
+        return parse_instant(text, "--start")
+    except ConfigError as exc:
+        _usage(str(exc))
+
+
 def _progress(quiet: bool) -> Callable[[SimCounters], None] | None:
     if quiet:
         return None
@@ -174,11 +271,16 @@ def _add_simulate(commands: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--intervals", type=_positive, default=None, help="stop after N intervals")
     p.add_argument(
         "--speedup",
-        type=float,
+        type=_finite,
         default=1.0,
         help="simulated seconds per wall second; 0 = as fast as possible",
     )
-    p.add_argument("--start", default=None, help="first interval (ISO 8601; default: now)")
+    p.add_argument(
+        "--start",
+        default=None,
+        help=f"first interval (ISO 8601, UTC unless an offset is given, within {DATASET_RANGE}; "
+        "default: now)",
+    )
     p.add_argument("--seed", type=int, default=None, help="GRID_SEED")
     p.add_argument(
         "--gateway-size",
@@ -221,7 +323,7 @@ def consumer_config(args: argparse.Namespace, settings: Settings, url: str) -> C
             queue_size=args.queue_size, batch_size=args.batch_size, batch_ms=args.batch_ms,
             batch_bytes=args.batch_bytes,
             receive_maximum=args.receive_maximum, session_expiry_s=args.session_expiry,
-            check_meters=not args.no_meter_check, limits=limits,
+            check_meters=not args.no_meter_check, limits=limits, interval=settings.interval,
         )  # fmt: skip
     except ValueError as exc:
         _usage(str(exc))
@@ -230,8 +332,10 @@ def consumer_config(args: argparse.Namespace, settings: Settings, url: str) -> C
 def ingest(args: argparse.Namespace, settings: Settings) -> int:
     """Consume for --duration (or until Ctrl-C/SIGTERM); prints the run's counters."""
     duration = _duration(args.duration, "--duration")
+    # Every value is checked before a service starts: a refused one leaves nothing behind.
+    checked = consumer_config(args, settings, "mqtt://127.0.0.1")
     url = start_broker(settings)
-    config = consumer_config(args, settings, url)
+    config = replace(checked, broker_url=url)
     db = start_database(settings)
     consumer = IngestConsumer(db, config)
     print(f"ingesting {config.subscription} from {url} as {config.client_id} "
@@ -242,22 +346,29 @@ def ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _add_ingest(commands: argparse._SubParsersAction[Any]) -> None:
-    d = ConsumerConfig(broker_url="mqtt://localhost")
+    # Only the defaults of the knobs are read; an explicit interval keeps the parser
+    # from reading GRID_INTERVAL, which load_settings validates with a one-line error.
+    d = ConsumerConfig(broker_url="mqtt://localhost", interval=timedelta(minutes=5))
     p = commands.add_parser("ingest", help="consume MQTT readings into TimescaleDB (no Dagster)")
     p.add_argument("--duration", default=None, help="consume for this long (default: until Ctrl-C)")
     p.add_argument(
         "--client-id",
+        type=_client_id,
         default=d.client_id,
         help="fixed client id: the persistent session's name (default %(default)s)",
     )
     p.add_argument(
         "--share-group",
+        type=_share_group,
         default=None,
         help="MQTT 5 shared subscription group ($share/<group>/...) for scale-out",
     )
     p.add_argument("--batch-size", type=_positive, default=d.batch_size)
     p.add_argument(
-        "--batch-ms", type=_positive, default=d.batch_ms, help="max wait for a batch to fill (ms)"
+        "--batch-ms",
+        type=_bounded(3_600_000),
+        default=d.batch_ms,
+        help="max wait for a batch to fill (ms, at most an hour)",
     )
     p.add_argument(
         "--batch-bytes",
@@ -274,7 +385,7 @@ def _add_ingest(commands: argparse._SubParsersAction[Any]) -> None:
     )
     p.add_argument(
         "--session-expiry",
-        type=_positive,
+        type=_bounded(2**32 - 1),  # MQTT 5: a four-byte integer
         default=d.session_expiry_s,
         help="MQTT 5 session expiry (s) after a disconnect",
     )
