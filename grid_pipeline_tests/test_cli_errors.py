@@ -112,6 +112,8 @@ BAD_INPUTS: dict[str, tuple[dict[str, str], list[str]]] = {
     ),
     "GRID_DATA_DIR escape": ({"GRID_DATA_DIR": "{tmp}/grid\x1b[2J"}, ["db", "start"]),
     "soak --data-dir file": ({}, ["soak", "--minutes", "1", "--data-dir", "{file}"]),
+    # a soak deletes its directory first: never one with anything but an earlier soak
+    "soak --data-dir not empty": ({}, ["soak", "--minutes", "1", "--data-dir", "{tmp}"]),
     # numbers str.isdigit accepts and int() does not
     "GRID_DB_PORT superscript": ({"GRID_DB_PORT": "\u00b9"}, ["db", "status"]),
     "GRID_SEED 5000 digits": ({"GRID_SEED": "9" * 5000}, ["db", "status"]),

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, NoReturn
 
 import psycopg
@@ -239,7 +240,16 @@ def _soak(args: argparse.Namespace, settings: Settings) -> int:
     if args.data_dir:
         data_dir = check_directory(args.data_dir, "--data-dir")
         check_writable_directory(data_dir, "--data-dir")
-    shutil.rmtree(data_dir, ignore_errors=True)  # every soak starts from nothing
+        # Every soak starts from nothing, so it deletes its directory first: never
+        # one that holds anything but an earlier soak (`--data-dir ~` must not wipe home).
+        if _has_foreign_content(data_dir):
+            raise UsageError(
+                f"--data-dir: {data_dir} is not empty and holds no earlier soak "
+                "(a soak deletes its directory first): give a new or empty directory"
+            )
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / SOAK_MARKER).write_text("a grid-pipeline soak: deleted by the next soak\n")
     report = run_soak(
         settings, minutes=args.minutes, meters=args.meters, data_dir=data_dir,
         progress=lambda text: print(text, file=sys.stderr, flush=True),
@@ -248,6 +258,15 @@ def _soak(args: argparse.Namespace, settings: Settings) -> int:
     ok = report.lost == 0 and report.dup_rows == 0 and report.cagg_mismatch == 0
     print("PASS" if ok else "FAIL: lost, dup_rows and cagg_mismatch must all be 0")
     return 0 if ok else 1
+
+
+SOAK_MARKER = ".grid-soak"
+
+
+def _has_foreign_content(directory: Path) -> bool:
+    return (
+        directory.is_dir() and any(directory.iterdir()) and not (directory / SOAK_MARKER).is_file()
+    )
 
 
 MAX_SOAK_MINUTES = 7 * 24 * 60  # a week; NaN and infinity fail the range check too
