@@ -122,8 +122,8 @@ def mosquitto_password_line(user: str, password: str, iterations: int = 20_000) 
 
     Mosquitto's own format (PBKDF2-HMAC-SHA512, 12-byte salt, base64), what
     `mosquitto_passwd` writes; computed here because `mosquitto_passwd -b` would put
-    the password on a command line and `-U` cuts a password at a ':'. More
-    iterations than its default (101) cost ~5 ms per connect, once per client.
+    the password on a command line and `-U` cuts a password at a ':'. 20,000
+    iterations (its default is 101) cost ~18 ms per connect, once per client.
     """
     salt = secrets.token_bytes(12)
     digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations, 64)
