@@ -13,6 +13,7 @@ from grid_pipeline.db.connection import Database
 from grid_pipeline.defs.ingestion import (
     INGESTION_ASSET,
     INGESTION_JOB,
+    IngestionConfig,
     MqttResource,
     ingestion_run_key,
     keep_one_ingestion_run,
@@ -123,3 +124,16 @@ def test_bounded_runs_and_the_persistent_session_between_them(
     assert meta["inserted"].value == truth["expected_rows"]
     assert meta["duplicates"].value == truth["duplicates"]
     assert "commit_ms_p95" in meta and "lag_s_p50" in meta
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fragment"),
+    [("topic_root", "#", "wildcard"), ("topic_root", "grid/", "empty topic level"),
+     ("client_id", "", "must not be empty"), ("share_group", "a/b", "not a share name")],
+)  # fmt: skip
+def test_a_bad_run_config_fails_the_run_in_one_line(field: str, value: str, fragment: str) -> None:
+    """From the launchpad: a wildcard root would consume other people's topics."""
+    config = IngestionConfig(**{field: value, "duration_s": 1.0})  # type: ignore[arg-type]
+    broker = MqttResource(broker_url="mqtt://127.0.0.1:1")  # never reached
+    with dg.build_asset_context() as context, pytest.raises(dg.Failure, match=fragment):
+        mqtt_ingestion(context, config=config, timescale=TimescaleResource(), mqtt=broker)

@@ -14,7 +14,6 @@ import logging
 import math
 import signal
 import threading
-import unicodedata
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -44,7 +43,13 @@ from grid_pipeline.mqtt.simulator import (
     Simulator,
     run_simulation,
 )
-from grid_pipeline.mqtt.topics import DEFAULT_ROOT
+from grid_pipeline.mqtt.topics import (
+    DEFAULT_ROOT,
+    TopicNameError,
+    check_client_id,
+    check_share_group,
+    check_topic_root,
+)
 from grid_pipeline.storage.historic import read_fleet, replace_fleet
 
 logger = logging.getLogger(__name__)
@@ -119,64 +124,22 @@ def _finite(text: str) -> float:
     return value
 
 
-def _utf8_bytes(text: str) -> int:
-    """The MQTT (UTF-8) length of `text`; ArgumentTypeError if it cannot be encoded."""
-    try:
-        return len(text.encode("utf-8"))
-    except UnicodeEncodeError:  # undecodable bytes from the command line
-        raise argparse.ArgumentTypeError(f"{text!r} is not valid UTF-8") from None
+def _argument(check: Callable[[str], str]) -> Callable[[str], str]:
+    """An argparse type from a name check of `mqtt.topics` (its message, one line)."""
+
+    def parse(text: str) -> str:
+        try:
+            return check(text)
+        except TopicNameError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = check.__name__.removeprefix("check_")
+    return parse
 
 
-def _has_control(text: str) -> bool:
-    return any(unicodedata.category(ch) == "Cc" for ch in text)
-
-
-MAX_ROOT_BYTES = 65_000  # MQTT topics end at 65,535 bytes; the rest is for feeder/meter/reading
-
-
-def _topic_root(text: str) -> str:
-    """One or more plain topic levels: the consumer subscribes to <root>/+/+/reading.
-
-    A wildcard or an empty level in the root would subscribe to other people's
-    topics (or make the broker refuse the subscription after the consumer
-    started); a leading `$` names the broker's own topics ($SYS, $share).
-    """
-    if not text:
-        raise argparse.ArgumentTypeError("the topic root must not be empty")
-    if _utf8_bytes(text) > MAX_ROOT_BYTES:
-        raise argparse.ArgumentTypeError(f"the topic root is longer than {MAX_ROOT_BYTES} bytes")
-    if "+" in text or "#" in text:
-        raise argparse.ArgumentTypeError(f"{text!r} contains an MQTT wildcard (+ or #)")
-    if _has_control(text):
-        raise argparse.ArgumentTypeError(f"{text!r} contains a control character")
-    if "" in text.split("/"):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} has an empty topic level (a leading, trailing or double '/')"
-        )
-    if text.startswith("$"):
-        raise argparse.ArgumentTypeError(f"{text!r} starts with '$' (reserved for the broker)")
-    return text
-
-
-def _client_id(text: str) -> str:
-    """A client id a broker accepts and a log shows: 1-65,535 bytes, no spaces or controls."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("the client id must not be empty or blank")
-    if _utf8_bytes(text) > 65_535:
-        raise argparse.ArgumentTypeError("the client id is longer than 65535 bytes")
-    if _has_control(text) or any(ch.isspace() for ch in text):
-        raise argparse.ArgumentTypeError(f"{text!r} contains whitespace or a control character")
-    return text
-
-
-def _share_group(text: str) -> str:
-    """An MQTT 5 share name: one topic level without wildcards (spec 4.8.2)."""
-    _utf8_bytes(text)
-    if not text or any(ch in text for ch in "/+#") or _has_control(text):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a share name (non-empty, without '/', '+', '#' or control characters)"
-        )
-    return text
+_topic_root = _argument(check_topic_root)
+_client_id = _argument(check_client_id)
+_share_group = _argument(check_share_group)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

@@ -117,7 +117,18 @@ def mqtt_ingestion(
     after commit, quarantine of invalid messages; the run's counters (inserted,
     duplicates, rejected, lag percentiles) are the metadata.
     """
-    consumer_config = ConsumerConfig(
+    try:
+        consumer_config = _consumer_config(config, mqtt)
+    except ValueError as exc:  # a topic root, client id or knob the broker would refuse
+        raise dg.Failure(description=f"run config: {exc}") from None
+    consumer = IngestConsumer(timescale.database(), consumer_config, run_id=context.run.run_id)
+    context.log.info(f"consuming {consumer_config.subscription} for {config.duration_s:g} s")
+    report = consumer.run(config.duration_s).report()
+    return dg.MaterializeResult(metadata={k: v for k, v in report.items() if v is not None})
+
+
+def _consumer_config(config: IngestionConfig, mqtt: MqttResource) -> ConsumerConfig:
+    return ConsumerConfig(
         broker_url=mqtt.url(), client_id=config.client_id, protocol=mqtt.mqtt_protocol(),
         topic_root=config.topic_root, share_group=config.share_group,
         batch_size=config.batch_size, batch_ms=config.batch_ms, batch_bytes=config.batch_bytes,
@@ -126,10 +137,6 @@ def mqtt_ingestion(
         limits=Limits(max_future=parse_duration(config.max_future, "max_future"),
                       max_past=parse_duration(config.max_past, "max_past")),
     )  # fmt: skip
-    consumer = IngestConsumer(timescale.database(), consumer_config, run_id=context.run.run_id)
-    context.log.info(f"consuming {consumer_config.subscription} for {config.duration_s:g} s")
-    report = consumer.run(config.duration_s).report()
-    return dg.MaterializeResult(metadata={k: v for k, v in report.items() if v is not None})
 
 
 mqtt_ingestion_job = dg.define_asset_job(

@@ -77,7 +77,13 @@ from grid_pipeline.mqtt.counters import (
     record_start,
 )
 from grid_pipeline.mqtt.payload import Limits, Reading, Reject, decode, encode_reading, format_ts
-from grid_pipeline.mqtt.topics import DEFAULT_ROOT, reading_filter
+from grid_pipeline.mqtt.topics import (
+    DEFAULT_ROOT,
+    check_client_id,
+    check_share_group,
+    check_topic_root,
+    reading_filter,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +120,10 @@ class ConsumerConfig:
     interval: timedelta = field(default_factory=settings_interval)  # readings must be on it
 
     def __post_init__(self) -> None:
+        check_topic_root(self.topic_root)  # TopicNameError (a ValueError) names the problem
+        check_client_id(self.client_id)
+        if self.share_group is not None:
+            check_share_group(self.share_group)
         if self.share_group and self.protocol != "5":
             raise ValueError("shared subscriptions ($share/...) need MQTT 5 (--mqtt-version 5)")
         for name in ("queue_size", "batch_size", "batch_ms", "batch_bytes", "receive_maximum"):
