@@ -89,6 +89,21 @@ def test_every_image_is_pinned(name: str) -> None:
         assert re.match(r"^\d+\.\d+\.\d+", tag), f"{name}: {image!r} is not an exact version"
 
 
+def test_timescaledb_stays_on_postgresql_17_and_timescaledb_2() -> None:
+    """The data volume is a PostgreSQL 17 cluster: a newer TimescaleDB 2.x image for the
+    same major only needs `ALTER EXTENSION timescaledb UPDATE`; another PostgreSQL major
+    would need a dump and restore (or pg_upgrade), which docs/production.md does not cover."""
+    image = _services()["timescaledb"]["image"]
+    assert re.fullmatch(r"timescale/timescaledb:2\.\d+\.\d+-pg17", image), image
+
+
+def test_production_doc_names_the_pinned_timescaledb_image() -> None:
+    image = _services()["timescaledb"]["image"]
+    doc = (ROOT / "docs" / "production.md").read_text()
+    named = set(re.findall(r"timescale/timescaledb:[\w.\-]+", doc))
+    assert named == {image}, f"docs/production.md names {sorted(named)}, compose pins {image}"
+
+
 def test_base_image_of_the_dockerfile_is_pinned() -> None:
     text = DOCKERFILE.read_text()
     default = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.MULTILINE)
