@@ -85,6 +85,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
             port=port,
             password_file=password_file,
             acl_file=DEPLOY / "mosquitto" / "acl",
+            persistence_dir=directory,
             user=getpass.getuser(),  # as root Mosquitto would drop to 'mosquitto'
         )
     )
