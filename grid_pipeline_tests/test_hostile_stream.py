@@ -146,7 +146,7 @@ def test_hostile_stream_with_consumer_and_broker_crashes_loses_nothing(
     start, half = recent_start(INTERVALS), INTERVALS // 2
     consumers = [consumer_process(url, root, f"ingest-{root}", log)]
     try:
-        wait_for(lambda: "ingesting" in log.read_text(), 30, "consumer start")
+        wait_for(lambda: "subscribed to" in log.read_text(), 30, "the consumer's subscription")
         # 1. The first half of the stream and every hostile message at once; the
         #    consumer is SIGKILLed mid-stream (no final commit, no acks) and restarted.
         sim_done: list[SimCounters] = []

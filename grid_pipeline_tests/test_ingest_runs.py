@@ -113,9 +113,8 @@ def _consumer_process(
 
 
 def _wait_subscribed(log: Path) -> None:
-    """The consumer logged its connection (it subscribes right then); the session exists."""
-    wait_for(lambda: "subscribing" in log.read_text(), 60, "the consumer to connect")
-    time.sleep(0.5)
+    """The broker acknowledged the consumer's subscription: the session exists."""
+    wait_for(lambda: "subscribed to" in log.read_text(), 60, "the consumer's subscription")
 
 
 # ------------------------------------------------------------------------------ while running

@@ -117,7 +117,7 @@ def test_sigkill_consumer_mid_stream_then_restart_exactly_n_rows(
     with MosquittoProcess(tmp_path / "mosquitto") as broker:
         first = consumer_process(broker.url, root, client_id, log)
         try:
-            wait_for(lambda: "ingesting" in log.read_text(), 30, "consumer start")
+            wait_for(lambda: "subscribed to" in log.read_text(), 30, "the consumer's subscription")
             sim = Simulator(fleet, topic_root=root)
             thread, done = _publish_in_background(broker.url, sim, intervals=40, tick_s=0.05)
             wait_for(lambda: count(database) >= 5 * len(fleet), 30, "first rows")

@@ -247,6 +247,9 @@ class IngestConsumer:
         if failed:
             logger.error("subscription %s refused: %s", self.config.subscription, failed)
             return
+        # From here on the broker keeps every reading for us (persistent session): what
+        # was published before this line reached nobody. Tests and operators wait for it.
+        logger.info("subscribed to %s", self.config.subscription)
         self._subscribed.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
