@@ -51,7 +51,8 @@ def compress_variant(
     per transaction, and record sizes and row counts before and after.
 
     Compression settings are applied first, so this works on any database with
-    readings. On a native server a TimescaleDB policy is added as well.
+    readings; chunks shorter than a day are merged into day-long compressed chunks
+    (`compression.MERGE_UP_TO`). On a native server a TimescaleDB policy is added as well.
     """
     study = compress_hypertable(db, table, older_than, progress=progress)
     if db.supports_background_jobs:

@@ -14,6 +14,7 @@ import polars as pl
 
 from grid_pipeline.bench.advisor import Advice
 from grid_pipeline.bench.run import BenchReport
+from grid_pipeline.storage.compression import GORILLA_BYTES_PER_VALUE
 
 SEED_QUERIES = (
     "q1_hourly_power_today",
@@ -127,6 +128,23 @@ def all_queries_table(report: BenchReport) -> str:
     return "\n".join(lines)
 
 
+def bytes_per_value_table(report: BenchReport) -> str:
+    """Per variant: readings per compressed batch and stored bytes per value per column,
+    beside the Gorilla paper's float figure."""
+    columns = list(report.compression[0].bytes_per_value) if report.compression else []
+    lines = [
+        "| variant | rows per batch | " + " | ".join(f"{c} B/value" for c in columns) + " |",
+        "|---|---|" + "---|" * len(columns),
+    ]
+    for comp in report.compression:
+        figures = " | ".join(f"{comp.bytes_per_value.get(c, 0.0):.2f}" for c in columns)
+        lines.append(f"| {comp.table} | {comp.rows_per_batch:.0f} | {figures} |")
+    lines.append(
+        f"\nGorilla paper (Facebook, 2015): {GORILLA_BYTES_PER_VALUE} bytes per float value."
+    )
+    return "\n".join(lines)
+
+
 def markdown(report: BenchReport) -> str:
     ratios = "\n".join(f"* {k}: **{v}**" for k, v in key_ratios(report).items())
     return f"""# Grid Pipeline benchmark (run {report.run_id})
@@ -143,6 +161,10 @@ warm-up, medians (p95 in the full table). Started {report.started_at}.
 Key ratios:
 
 {ratios}
+
+## Compressed layout: rows per batch, stored bytes per value
+
+{bytes_per_value_table(report)}
 
 ## Ingest paths (same rows, same engine, one run)
 

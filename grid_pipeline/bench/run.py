@@ -28,6 +28,7 @@ from grid_pipeline.fleet.readings import generate_readings
 from grid_pipeline.storage.aggregates import refresh_aggregates
 from grid_pipeline.storage.compression import (
     compress_hypertable,
+    compressed_layout,
     compression_enabled,
     count_rows,
     decompress_all,
@@ -59,6 +60,8 @@ class CompressionResult:
     ratio: float
     percent_smaller: float
     seconds: float
+    rows_per_batch: float = 0.0  # readings per compressed batch (one meter's segment)
+    bytes_per_value: dict[str, float] = field(default_factory=dict)  # per compressed column
 
 
 @dataclass
@@ -147,6 +150,8 @@ def run_benchmark(
             if storage == "compressed":
                 progress(f"{table}: compressing")
                 study = compress_hypertable(db, table)
+                with connect(db) as conn:
+                    layout = compressed_layout(conn, table)
                 report.compression.append(
                     CompressionResult(
                         table=table, chunk_interval=str(variant.interval),
@@ -158,6 +163,8 @@ def run_benchmark(
                         ratio=round(study.sizes.ratio, 2),
                         percent_smaller=round(study.sizes.saved_percent, 1),
                         seconds=round(study.seconds, 2),
+                        rows_per_batch=round(layout.rows_per_batch, 1),
+                        bytes_per_value={c.column: round(c.per_value, 2) for c in layout.columns},
                     )
                 )  # fmt: skip
             for bench_query in QUERIES:
