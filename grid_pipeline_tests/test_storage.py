@@ -22,7 +22,11 @@ from grid_pipeline.defs.storage import (
 )
 from grid_pipeline.fleet.readings import generate_readings
 from grid_pipeline.storage.aggregates import AGGREGATES, aggregate_mismatches, refresh_aggregates
-from grid_pipeline.storage.compression import compress_hypertable, compression_sizes
+from grid_pipeline.storage.compression import (
+    compress_hypertable,
+    compressed_layout,
+    compression_sizes,
+)
 from grid_pipeline.storage.historic import read_fleet
 from grid_pipeline.storage.seed_queries import SEED_QUERIES, for_table, seed_query
 from grid_pipeline_tests.conftest import load_dataset
@@ -57,6 +61,12 @@ def test_compression_shrinks_and_keeps_rows_and_seed_results(
         assert study.rows_before == study.rows_after == METERS * DAYS * 288
         assert study.sizes.after_bytes < study.sizes.before_bytes
         assert seed_results(database, variant.table) == before, variant.table
+        with connect(database) as conn:
+            layout = compressed_layout(conn, variant.table)
+        assert layout.rows == study.rows_after, variant.table
+        # A meter's day is one batch (fewer rows on the window's partial first and last
+        # days): the 3-hour variant is not left at one chunk's 36 readings per meter.
+        assert layout.rows_per_batch > 36, variant.table
 
 
 def test_aggregates_match_raw_then_absorb_late_data_in_compressed_chunks(
