@@ -22,6 +22,7 @@ from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.fleet.meters import build_fleet
 from grid_pipeline.storage.compression import (
     READINGS_COLUMNS,
+    add_compression_policy,
     compress_due,
     compressed_chunks_overlapping,
     compressed_layout,
@@ -42,6 +43,7 @@ PER_DAY = 288
 WINDOW = (datetime(2026, 1, 4, 9, tzinfo=UTC), datetime(2026, 1, 7, tzinfo=UTC))
 ROWS = METERS * (PER_DAY * 2 + 15 * 12)
 DAY = (datetime(2026, 1, 5, tzinfo=UTC), datetime(2026, 1, 6, tzinfo=UTC))
+DAY_LONG = timedelta(days=1)
 
 
 def _drop(db: Database, table: str) -> None:
@@ -174,3 +176,28 @@ def test_a_table_enabled_before_gets_the_merge_interval(database: Database) -> N
     finally:
         _drop(database, table)
         _drop(database, f"{table}_1d")
+
+
+def test_merged_tables_get_no_background_policy(database: Database) -> None:
+    """TimescaleDB's policy would compress 3-hour chunks one by one, appending 36-row
+    batches to the day; the scheduled `compress_due` compresses whole days instead."""
+    jobs = (
+        "SELECT count(*) FROM timescaledb_information.jobs "
+        "WHERE hypertable_name = %s AND proc_name = 'policy_compression'"
+    )
+    tables = {"settings_probe_pol_3h": timedelta(hours=3), "settings_probe_pol_1d": DAY_LONG}
+    try:
+        with connect(database) as conn:
+            for table, interval in tables.items():
+                ensure_variant(conn, ChunkVariant(table, interval))
+                conn.execute(
+                    "SELECT add_compression_policy(%s::regclass, compress_after => %s)",
+                    (table, DAY_LONG),
+                )  # one added before: removed for the merged table
+                add_compression_policy(conn, table, DAY_LONG)
+                add_compression_policy(conn, table, DAY_LONG)  # twice: no error
+            assert conn.execute(jobs, ("settings_probe_pol_3h",)).fetchone() == (0,)
+            assert conn.execute(jobs, ("settings_probe_pol_1d",)).fetchone() == (1,)
+    finally:
+        for table in tables:
+            _drop(database, table)

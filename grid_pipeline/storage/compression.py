@@ -609,7 +609,16 @@ def record_compression_run(conn: psycopg.Connection[Any], study: CompressionStud
 
 
 def add_compression_policy(conn: psycopg.Connection[Any], table: str, after: timedelta) -> None:
-    """A TimescaleDB background policy, for native servers (the embedded engine runs none)."""
+    """A TimescaleDB background policy, for native servers (the embedded engine runs none).
+
+    Not for tables whose chunks are merged into days (an existing one is removed): the
+    policy compresses each chunk as it comes due, which appends its 36-row batches to
+    the day and leaves them there; the project's scheduled compression (`compress_due`)
+    compresses whole days and compresses the merged day once more.
+    """
+    if current_merge_interval(conn, table) is not None:
+        conn.execute("SELECT remove_compression_policy(%s::regclass, if_exists => TRUE)", (table,))
+        return
     conn.execute(
         "SELECT add_compression_policy(%s::regclass, compress_after => %s::interval, "
         "if_not_exists => TRUE)",
