@@ -16,6 +16,7 @@ from grid_pipeline.defs.historic import historic_assets
 from grid_pipeline.defs.resources import TimescaleResource
 from grid_pipeline.defs.schema import database_schema
 from grid_pipeline.fleet.meters import build_fleet
+from grid_pipeline.storage.compression import time_chunk_interval
 from grid_pipeline.storage.historic import (
     days_in,
     default_window,
@@ -23,11 +24,7 @@ from grid_pipeline.storage.historic import (
     read_fleet,
     replace_fleet,
 )
-from grid_pipeline.storage.hypertables import (
-    chunk_interval,
-    ensure_variant,
-    fill_variant_window,
-)
+from grid_pipeline.storage.hypertables import ensure_variant, fill_variant_window
 from grid_pipeline.storage.seed_queries import SEED_QUERIES, for_table, seed_query
 
 pytestmark = pytest.mark.integration
@@ -81,7 +78,7 @@ def test_variants_have_their_chunk_intervals_and_equal_rows(
     expected_rows = METERS * DAYS * 288
     with connect(database) as conn:
         for variant in settings.chunk_variants:
-            assert chunk_interval(conn, variant.table) == variant.interval
+            assert time_chunk_interval(conn, variant.table) == variant.interval
             count = conn.execute(
                 sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(variant.table))
             ).fetchone()

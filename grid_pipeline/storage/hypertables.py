@@ -20,7 +20,11 @@ import psycopg
 from psycopg import sql
 
 from grid_pipeline.config import ChunkVariant
-from grid_pipeline.storage.compression import enable_compression, writable_range
+from grid_pipeline.storage.compression import (
+    enable_compression,
+    time_chunk_interval,
+    writable_range,
+)
 
 logger = logging.getLogger(__name__)
 PRIMARY_TABLE = "energy_readings"
@@ -47,7 +51,7 @@ def ensure_variant(conn: psycopg.Connection[Any], variant: ChunkVariant) -> None
         "chunk_time_interval => %s::interval, if_not_exists => TRUE)",
         (variant.table, variant.interval),
     )
-    current = chunk_interval(conn, variant.table)
+    current = time_chunk_interval(conn, variant.table)
     if current != variant.interval:
         logger.info("%s: chunk interval %s -> %s", variant.table, current, variant.interval)
         conn.execute(
@@ -55,17 +59,6 @@ def ensure_variant(conn: psycopg.Connection[Any], variant: ChunkVariant) -> None
             (variant.table, variant.interval),
         )
     enable_compression(conn, variant.table)
-
-
-def chunk_interval(conn: psycopg.Connection[Any], table: str) -> timedelta | None:
-    """The time dimension's chunk interval as TimescaleDB reports it."""
-    row = conn.execute(
-        "SELECT time_interval FROM timescaledb_information.dimensions "
-        "WHERE hypertable_schema = current_schema() AND hypertable_name = %s "
-        "AND dimension_number = 1",
-        (table,),
-    ).fetchone()
-    return row[0] if row else None
 
 
 @dataclass(frozen=True)
@@ -142,5 +135,5 @@ def hypertable_stats(
         rows=int(rows[0]) if rows else 0,
         chunks=int(chunks[0]) if chunks else 0,
         total_bytes=int(size[0] or 0) if size else 0,
-        chunk_interval=chunk_interval(conn, table),
+        chunk_interval=time_chunk_interval(conn, table),
     )
