@@ -163,7 +163,7 @@ def test_energy_is_power_times_interval(window: pl.DataFrame) -> None:
     hours = FIVE_MIN / timedelta(hours=1)
     error = (window["energy"] - window["power"] * hours).abs().max()
     assert isinstance(error, float)
-    assert error <= 5e-5
+    assert error <= 5e-4
 
 
 def test_voltage_near_nominal_without_faults(fleet: pl.DataFrame, window: pl.DataFrame) -> None:
@@ -381,5 +381,5 @@ def test_invariants(
     assert readings.schema == READINGS_SCHEMA
     assert readings.select(pl.all().exclude("timestamp").is_finite().all()).row(0) == (True,) * 5
     hours = interval_minutes / 60
-    assert ((readings["energy"] - readings["power"] * hours).abs() <= 5e-5).all()
+    assert ((readings["energy"] - readings["power"] * hours).abs() <= 5e-4).all()
     assert (readings["current"] >= 0).all()

@@ -5,6 +5,10 @@
 * `CopyWriter`: binary COPY into a temporary staging table, then one
   `INSERT ... SELECT`; the native server's path.
 
+Writers take readings as people read them (kW, kWh, V, A) and store them as
+the meter's integers (W, Wh, 0.1 V, mA; `units.to_stored`): this is the one
+door through which readings enter the database, so the conversion is here.
+
 Both end in `ON CONFLICT (meter_id, timestamp) DO NOTHING`, so writing the same
 rows twice is harmless, and both return how many rows were new. Batches are
 sent in slices of `batch_rows`; the caller owns the transaction (one unit of
@@ -22,8 +26,10 @@ from psycopg import sql
 
 from grid_pipeline.db.binary import BinaryArray, BinaryArrayDumper, binary_array, copy_binary_stream
 from grid_pipeline.db.connection import Database
+from grid_pipeline.db.units import to_stored
 
 READING_COLUMNS = ("timestamp", "meter_id", "power", "energy", "voltage", "current")
+#: Readings as callers hand them over: kW, kWh, V and A.
 READING_SCHEMA: dict[str, Any] = {
     "timestamp": pl.Datetime("us", "UTC"),
     "meter_id": pl.Int32,
@@ -32,15 +38,28 @@ READING_SCHEMA: dict[str, Any] = {
     "voltage": pl.Float64,
     "current": pl.Float64,
 }
+#: Readings as the table stores them: W, Wh, 0.1 V and mA.
+STORED_SCHEMA: dict[str, Any] = {
+    "timestamp": pl.Datetime("us", "UTC"),
+    "meter_id": pl.Int32,
+    "power": pl.Int32,
+    "energy": pl.Int32,
+    "voltage": pl.Int32,
+    "current": pl.Int32,
+}
 DEFAULT_BATCH_ROWS = 50_000
 
 
 def as_reading_frame(frame: pl.DataFrame) -> pl.DataFrame:
-    """The readings columns in table order with the exact types the encoders expect."""
+    """Readings in kW, kWh, V and A as the stored integers, in table order, with the
+    exact types the encoders expect."""
     missing = set(READING_COLUMNS) - set(frame.columns)
     if missing:
         raise ValueError(f"readings frame lacks columns {sorted(missing)}")
-    return frame.select(pl.col(name).cast(dtype) for name, dtype in READING_SCHEMA.items())
+    readings = frame.select(pl.col(name).cast(dtype) for name, dtype in READING_SCHEMA.items())
+    return to_stored(readings).select(
+        pl.col(name).cast(dtype) for name, dtype in STORED_SCHEMA.items()
+    )
 
 
 class ReadingsWriter(Protocol):

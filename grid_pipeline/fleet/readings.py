@@ -49,7 +49,9 @@ READINGS_SCHEMA = pl.Schema(
 _DAY_US = 86_400_000_000
 _HOUR_US = 3_600_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ENERGY_HALF_UNIT = 5e-5
+#: Energy is reported in whole Wh (3 decimals of kWh), like a meter's register.
+_ENERGY_DECIMALS = 3
+_ENERGY_HALF_UNIT = 5e-4
 
 #: Lognormal sigma of each meter's static consumption level (household size).
 METER_SCALE_SIGMA = 0.25
@@ -266,21 +268,23 @@ def _clean_block(
 
 
 def _power_and_energy(power: FloatArray, interval_hours: float) -> tuple[FloatArray, FloatArray]:
-    """Interval energy (kWh, 0.1 Wh resolution) from the reported power.
+    """Interval energy (kWh, whole Wh as a register reports it) from the reported power.
 
-    ``energy = round(power * hours, 4)`` is within half a unit (5e-5 kWh) of
-    ``power * hours``, except that an exact tie lands on 5e-5 plus float error.
+    ``energy = round(power * hours, 3)`` is within half a unit (5e-4 kWh) of
+    ``power * hours``, except that an exact tie lands on 5e-4 plus float error.
     Real meters never report such a pair (their registers count, they do not
     round twice), so a tying power is moved by one watt, its last digit, until
-    the pair is unambiguous; a consumer can then check ``|e - p*h| <= 5e-5``.
+    the pair is unambiguous; a consumer can then check ``|e - p*h| <= 5e-4``.
+    Whole Wh also make the stored integers (`db.units`) exact: the daily total
+    is a sum of integers, equal to the register's difference over the day.
     """
     for _ in range(4):
-        energy = np.round(power * interval_hours, 4) + 0.0
+        energy = np.round(power * interval_hours, _ENERGY_DECIMALS) + 0.0
         tie = np.abs(energy - power * interval_hours) > _ENERGY_HALF_UNIT - 1e-12
         if not tie.any():
             return power, energy
         power = np.where(tie, np.round(power + np.copysign(0.001, power), 3), power)
-    return power, np.round(power * interval_hours, 4) + 0.0
+    return power, np.round(power * interval_hours, _ENERGY_DECIMALS) + 0.0
 
 
 def _frame(
