@@ -43,11 +43,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from grid_pipeline.app.services import start_database
 from grid_pipeline.config import load_settings
 from grid_pipeline.db.connection import Database, connect
+from grid_pipeline.db.units import stored_value
 from grid_pipeline.embedded import engine
 from grid_pipeline.embedded.process import free_port, port_accepts
 from grid_pipeline.fleet.meters import build_fleet
 from grid_pipeline.mqtt.consumer import ConsumerConfig, IngestConsumer
-from grid_pipeline.mqtt.payload import Limits, decode
+from grid_pipeline.mqtt.payload import READING_FIELDS, Limits, decode
 from grid_pipeline.mqtt.simulator import Publisher, Simulator
 from grid_pipeline.storage.historic import floor_time, replace_fleet
 
@@ -195,13 +196,14 @@ def run_naive(db: Database, url: str, meters: int, intervals: int) -> Result:
 
     def on_message(client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         nonlocal inserted
-        result = decode(msg.topic, msg.payload, limits=Limits(), now=datetime.now(UTC),
+        result = decode(msg.topic, bytes(msg.payload), limits=Limits(), now=datetime.now(UTC),
                         known_meters=known)  # fmt: skip
         for r in result.readings:
-            db_conn.execute(
+            values = [stored_value(name, getattr(r, name)) for name in READING_FIELDS]
+            db_conn.execute(  # the table stores W, Wh, 0.1 V and mA
                 'INSERT INTO energy_readings ("timestamp", meter_id, power, energy, voltage, '
                 "current) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                tuple(r),
+                (r.timestamp, r.meter_id, *values),
             )
             inserted += 1
 

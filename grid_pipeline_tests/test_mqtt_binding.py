@@ -50,10 +50,11 @@ def _two_feeders(fleet: pl.DataFrame) -> tuple[int, int, str, str]:
     return a, b, fa, fb
 
 
-def _stored(db: Database) -> list[tuple[int, float]]:
+def _stored(db: Database) -> list[tuple[int, int]]:
+    """(meter, power in stored W) of every stored reading."""
     with connect(db) as conn:
         rows = conn.execute("SELECT meter_id, power FROM energy_readings ORDER BY 1").fetchall()
-    return [(int(r[0]), float(r[1])) for r in rows]
+    return [(int(r[0]), int(r[1])) for r in rows]
 
 
 def test_foreign_writes_off_grid_resends_and_conflicts_are_quarantined(
@@ -86,7 +87,7 @@ def test_foreign_writes_off_grid_resends_and_conflicts_are_quarantined(
         publish(broker.url, resends)  # after the first copy is stored: the conflict is later
         wait_for(lambda: count(database, "ingest_rejects") >= 6, 30, "the conflict")
         assert consumer.wait_idle(quiet_s=0.5)
-    assert _stored(database) == [(a, 1.0)]  # only meter a's own reading; first write wins
+    assert _stored(database) == [(a, 1000)]  # only meter a's own reading; first write wins
     reasons = reject_reasons(database)
     assert len(reasons) == 6, reasons
     expected = [
@@ -99,6 +100,8 @@ def test_foreign_writes_off_grid_resends_and_conflicts_are_quarantined(
     ]
     for fragment, reason in zip(expected, reasons, strict=True):
         assert reason.startswith(fragment), (fragment, reasons)
+    # the kept row as people read it (stored 1000 W, 83 Wh, 2300 x 0.1 V, 4350 mA)
+    assert "stored with power 1 kW, energy 0.083 kWh, voltage 230 V, current 4.35 A;" in reasons[5]
     with connect(database) as conn:
         row = conn.execute(
             "SELECT payload FROM ingest_rejects WHERE reason LIKE 'conflicting duplicate%'"

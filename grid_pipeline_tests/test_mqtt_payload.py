@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from grid_pipeline.db.units import INT4_MAX, stored_value
 from grid_pipeline.fleet.meters import build_fleet
-from grid_pipeline.mqtt.payload import Limits, Reading, decode, encode_batch, encode_reading
+from grid_pipeline.mqtt.payload import (
+    READING_FIELDS,
+    Decoded,
+    Limits,
+    Reading,
+    decode,
+    encode_batch,
+    encode_reading,
+)
 from grid_pipeline.mqtt.simulator import FaultRates, Simulator, malformed_corpus
 from grid_pipeline.mqtt.topics import reading_filter
 
@@ -21,7 +31,7 @@ TOPIC = "grid/F01/7/reading"
 GOOD = Reading(NOW - timedelta(minutes=5), 7, 1.234, 0.1028, 231.4, 5.34)
 
 
-def _decode(payload: bytes, topic: str = TOPIC, known: frozenset[int] | None = KNOWN):
+def _decode(payload: bytes, topic: str = TOPIC, known: frozenset[int] | None = KNOWN) -> Decoded:
     return decode(topic, payload, limits=LIMITS, now=NOW, known_meters=known)
 
 
@@ -101,7 +111,7 @@ FEEDERS = {m: ("F01" if m <= 50 else "F02") for m in KNOWN}  # meters 7, 8: F01;
 FIVE_MIN = timedelta(minutes=5)
 
 
-def _bound(payload: bytes, topic: str):
+def _bound(payload: bytes, topic: str) -> Decoded:
     return decode(topic, payload, limits=LIMITS, now=NOW, known_meters=KNOWN, feeders=FEEDERS,
                   interval=FIVE_MIN)  # fmt: skip
 
@@ -236,6 +246,29 @@ def test_gateway_batches_carry_every_reading() -> None:
     assert all(t.endswith("/reading") and "/gw" in t for t, _ in messages)
 
 
+def test_default_bounds_fit_the_stored_integers() -> None:
+    """The widest accepted value, in W, Wh, 0.1 V or mA, fits a PostgreSQL integer."""
+    for name in READING_FIELDS:
+        low, high = LIMITS.bounds(name)
+        for edge in (low, high):
+            assert abs(stored_value(name, edge)) <= INT4_MAX
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [
+        ({"power_kw": (-3e6, 3e6)}, "power bounds [-3e+06, 3e+06] kW exceed the stored integer"),
+        ({"current_a": (0.0, float("inf"))}, "current bounds [0, inf] A exceed"),
+        ({"voltage_v": (10.0, 0.0)}, "voltage bounds [10, 0] are empty"),
+    ],
+)
+def test_bounds_beyond_the_stored_integer_are_refused(
+    changes: dict[str, tuple[float, float]], fragment: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        Limits(**changes)  # type: ignore[arg-type]
+
+
 def test_shared_subscription_filter() -> None:
     assert reading_filter("grid") == "grid/+/+/reading"
     assert reading_filter("grid", "ingest") == "$share/ingest/grid/+/+/reading"
@@ -296,4 +329,7 @@ def test_arbitrary_json_objects_never_raise(obj: dict[str, object]) -> None:
     result = _decode(payload, "grid/F01/gw1/reading")
     for reading in result.readings:
         assert all(abs(x) < float("inf") for x in reading[2:])
+        assert all(
+            abs(stored_value(name, getattr(reading, name))) <= INT4_MAX for name in READING_FIELDS
+        )
     assert result.readings or result.rejects  # every message has an outcome

@@ -65,6 +65,7 @@ from psycopg import sql
 
 from grid_pipeline.config import parse_duration
 from grid_pipeline.db.connection import Database, connect
+from grid_pipeline.db.units import DISPLAY_UNIT, SCALE, stored_value
 from grid_pipeline.db.writer import READING_COLUMNS, READING_SCHEMA, writer_for
 from grid_pipeline.mqtt.broker_url import BrokerAddress, Protocol, apply_address, paho_protocol
 from grid_pipeline.mqtt.counters import (
@@ -76,7 +77,15 @@ from grid_pipeline.mqtt.counters import (
     record_progress,
     record_start,
 )
-from grid_pipeline.mqtt.payload import Limits, Reading, Reject, decode, encode_reading, format_ts
+from grid_pipeline.mqtt.payload import (
+    READING_FIELDS,
+    Limits,
+    Reading,
+    Reject,
+    decode,
+    encode_reading,
+    format_ts,
+)
 from grid_pipeline.mqtt.topics import (
     DEFAULT_ROOT,
     check_client_id,
@@ -577,7 +586,10 @@ class IngestConsumer:
 
         A reading inserted by this very batch matches itself; an exact re-send is a
         plain duplicate; anything else is a conflicting duplicate, quarantined with
-        its payload while the stored row stays (first write wins).
+        its payload while the stored row stays (first write wins). The comparison is
+        in stored units (W, Wh, 0.1 V, mA; `units.stored_value`): a re-send of 1.234 kW
+        is the stored 1234 W, and a difference below the meter's resolution is no
+        conflict because the database could not have kept it anyway.
         """
         query = sql.SQL(
             'SELECT meter_id, "timestamp", power, energy, voltage, current FROM {} '
@@ -587,18 +599,22 @@ class IngestConsumer:
         rows = conn.execute(
             query, ([r.meter_id for r in readings], [r.timestamp for r in readings])
         ).fetchall()
-        stored = {(int(row[0]), row[1]): tuple(float(x) for x in row[2:]) for row in rows}
+        stored = {(int(row[0]), row[1]): tuple(int(x) for x in row[2:]) for row in rows}
         found: list[Reject] = []
         for reading, topic in zip(readings, topics, strict=True):
             kept = stored.get((reading.meter_id, reading.timestamp))
-            if kept is None or kept == (reading.power, reading.energy, reading.voltage,
-                                        reading.current):  # fmt: skip
+            if kept is None:
                 continue
-            power, energy, voltage, current = kept
+            incoming = tuple(stored_value(name, getattr(reading, name)) for name in READING_FIELDS)
+            if kept == incoming:
+                continue
+            shown = ", ".join(
+                f"{name} {value / SCALE[name]:g} {DISPLAY_UNIT[name]}"
+                for name, value in zip(READING_FIELDS, kept, strict=True)
+            )
             reason = (
                 f"{CONFLICTING_DUPLICATE}: meter {reading.meter_id} at "
-                f"{format_ts(reading.timestamp)} is stored with power {power:g}, "
-                f"energy {energy:g}, voltage {voltage:g}, current {current:g}; "
+                f"{format_ts(reading.timestamp)} is stored with {shown}; "
                 "this payload differs (first write wins)"
             )
             found.append(Reject(topic, encode_reading(reading), reason))

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
+from grid_pipeline.db.units import DISPLAY_UNIT, INT4_MAX, SCALE, STORED_UNIT
+
 SCHEMA_VERSION = 1
 READING_FIELDS = ("power", "energy", "voltage", "current")
 _INT32_MAX = 2**31 - 1
@@ -64,9 +66,11 @@ class Limits:
 
     The physical bounds are generous (a 1 MW industrial connection with spikes
     fits) so that they catch broken encoders (units in W instead of kW, 1e308),
-    not unusual but real load. Late readings hours old are legitimate (meters
-    buffer during a communication outage), hence a wide past window; the
-    future window allows the simulator's accelerated clock (``--speedup``).
+    not unusual but real load; and they are checked to fit the stored integer
+    units (5,000 kW is 5,000,000 W, far below 2**31 - 1). Late readings hours
+    old are legitimate (meters buffer during a communication outage), hence a
+    wide past window; the future window allows the simulator's accelerated
+    clock (``--speedup``).
     """
 
     max_bytes: int = 256 * 1024
@@ -77,6 +81,21 @@ class Limits:
     current_a: tuple[float, float] = (0.0, 20_000.0)
     max_future: timedelta = timedelta(days=1)
     max_past: timedelta = timedelta(days=30)
+
+    def __post_init__(self) -> None:
+        """Every value inside the bounds must fit the stored ``integer`` (W, Wh, 0.1 V,
+        mA): a reading that passes validation must never make the database refuse
+        the batch it rides in (that would send the whole batch row by row)."""
+        for name in READING_FIELDS:
+            low, high = self.bounds(name)
+            if not low <= high:
+                raise ValueError(f"{name} bounds [{low:g}, {high:g}] are empty")
+            largest = max(abs(low), abs(high)) * SCALE[name]
+            if not largest < INT4_MAX:  # also refuses inf and NaN bounds
+                raise ValueError(
+                    f"{name} bounds [{low:g}, {high:g}] {DISPLAY_UNIT[name]} exceed the "
+                    f"stored integer ({INT4_MAX:,} {STORED_UNIT[name]})"
+                )
 
     def bounds(self, name: str) -> tuple[float, float]:
         return {
