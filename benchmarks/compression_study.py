@@ -3,19 +3,20 @@
 Two studies on the same generated days, side by side in one run.
 
 Column types (`--part types`). The readings are noisy measurements with 3-4
-significant decimals stored as float8; TimescaleDB's Gorilla float compression
-XORs consecutive values, which saves little when every value differs in its low
-mantissa bits. The same days go into hypertables (1-day chunks, segmentby
-meter_id, orderby timestamp DESC) that differ only in column types:
+significant decimals; stored as float8 (the schema before migration 009),
+TimescaleDB's Gorilla float compression XORs consecutive values, which saves
+little when every value differs in its low mantissa bits. The same days go into
+hypertables (1-day chunks, segmentby meter_id, orderby timestamp DESC) that
+differ only in column types:
 
-* float8   - the schema (the seed's SQL needs kW / kWh / V / A values);
+* float8   - the schema before migration 009, kW / kWh / V / A;
 * float4   - half the width, same decimals;
-* fixed    - fixed-point integers in the meter's own resolution
-             (W, 0.1 Wh, 0.1 V, 10 mA): delta + simple8b compression;
+* fixed    - the schema now: integers in the meter's own units (W, Wh, 0.1 V,
+             mA; `db.units.to_stored`), delta-of-delta + simple-8b compression;
 * float8 rounded coarser - power to 0.01 kW, voltage to 1 V (less precision).
 
-Compression settings (`--part settings`), on the schema's float8 columns (or the
-fixed-point integers with `--columns fixed`): the chunk intervals of the readings
+Compression settings (`--part settings`), on the schema's integer columns (or the
+float8 columns of before with `--columns float8`): the chunk intervals of the readings
 variants with the seed's settings, the 3-hour chunks merged into day-long
 compressed chunks (`compress_chunk_time_interval`), as TimescaleDB appends them
 and as the project compresses them (`compress_due`: the merged day compressed once
@@ -45,6 +46,7 @@ from psycopg import sql
 from grid_pipeline.app.services import start_database
 from grid_pipeline.config import load_settings
 from grid_pipeline.db.connection import Database, connect
+from grid_pipeline.db.units import to_stored
 from grid_pipeline.fleet.meters import build_fleet
 from grid_pipeline.fleet.readings import iter_readings
 from grid_pipeline.storage.compression import (
@@ -78,7 +80,7 @@ REPLACE_REPEATS = 3
 
 @dataclass(frozen=True)
 class Setting:
-    """One way of compressing the float8 readings."""
+    """One way of compressing the readings."""
 
     table: str
     label: str
@@ -157,13 +159,8 @@ def drop(db: Database, table: str) -> None:
 
 
 def fixed_point(frame: pl.DataFrame) -> pl.DataFrame:
-    """The readings as integers in the meter's resolution: W, 0.1 Wh, 0.1 V, 10 mA."""
-    return frame.with_columns(
-        (pl.col("power") * 1000).round().cast(pl.Int32),
-        (pl.col("energy") * 10000).round().cast(pl.Int32),
-        (pl.col("voltage") * 10).round().cast(pl.Int32),
-        (pl.col("current") * 100).round().cast(pl.Int32),
-    )
+    """The readings as the schema stores them: integers in W, Wh, 0.1 V and mA."""
+    return to_stored(frame)
 
 
 def types_study(db: Database, frame: pl.DataFrame) -> None:
@@ -315,8 +312,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=2)
     parser.add_argument("--part", choices=("types", "settings", "all"), default="all")
     parser.add_argument(
-        "--columns", choices=("float8", "fixed"), default="float8",
-        help="column types of the settings study (fixed: the integers of the types study)",
+        "--columns", choices=("float8", "fixed"), default="fixed",
+        help="column types of the settings study (fixed: the schema's integers; "
+        "float8: the schema before migration 009)",
     )  # fmt: skip
     args = parser.parse_args()
     db = start_database(load_settings())
