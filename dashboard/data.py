@@ -28,6 +28,7 @@ import streamlit as st
 from grid_pipeline.config import ConfigError, Settings, load_settings
 from grid_pipeline.db.connection import Database, connect, resolve_database
 from grid_pipeline.db.sqlfiles import query
+from grid_pipeline.db.units import SCALE
 from grid_pipeline.embedded.process import ServiceError
 from grid_pipeline.storage.seed_queries import seed_query
 
@@ -227,15 +228,26 @@ def _window(
     return {"tz": tz, "start": start, "end": end, **_filters(classes, feeders)}
 
 
+def _in_display_unit(frame: pl.DataFrame, column: str, scale: int) -> pl.DataFrame:
+    """`column` of a seed query's verbatim result (stored units, numeric) as a float in the
+    unit the charts label: the seed's SQL stays verbatim, so the division happens here."""
+    if column not in frame.columns:
+        return frame
+    return frame.with_columns((pl.col(column).cast(pl.Float64) / scale).alias(column))
+
+
 @st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
 def peak_15min_this_week(verbatim: bool = False) -> pl.DataFrame:
     """Seed query 2: the ten highest 15-minute mean powers of the last 7 days.
 
     From the 15-minute aggregate by default; `verbatim` runs the seed's own
-    statement on the raw readings (slower; same columns).
+    statement on the raw readings (slower; same columns). The seed's SQL answers in
+    the stored W (numeric), so its avg_power is shown in kW like the aggregate's.
     """
     if verbatim:
-        return _run(seed_query("q2_peak_15min_this_week"))
+        return _in_display_unit(
+            _run(seed_query("q2_peak_15min_this_week")), "avg_power", SCALE["power"]
+        )
     return _frame("dashboard_insights_peak_15min_this_week")
 
 
@@ -244,10 +256,13 @@ def monthly_consumption_by_meter(verbatim: bool = False) -> pl.DataFrame:
     """Seed query 3: energy per meter and UTC month over the whole history.
 
     From the daily aggregate by default; `verbatim` runs the seed's own full
-    scan of the raw readings (seconds on the default data set; same columns).
+    scan of the raw readings (seconds on the default data set; same columns). The
+    seed's SQL answers in the stored Wh, so its total_energy is shown in kWh.
     """
     if verbatim:
-        return _run(seed_query("q3_monthly_consumption_by_meter"))
+        return _in_display_unit(
+            _run(seed_query("q3_monthly_consumption_by_meter")), "total_energy", SCALE["energy"]
+        )
     return _frame("dashboard_insights_monthly_by_meter")
 
 

@@ -6,12 +6,16 @@ import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
+import polars as pl
 import pytest
 
+from grid_pipeline.bench.queries import QUERIES
 from grid_pipeline.config import Settings
 from grid_pipeline.db.connection import Database, connect
+from grid_pipeline.storage.aggregates import refresh_aggregates
 from grid_pipeline_tests.conftest import load_dataset
 
 pytestmark = pytest.mark.integration
@@ -59,6 +63,69 @@ def test_bench_cli_writes_report_and_stores_results(
     assert stored is not None and stored[0] == len(results["queries"]) == stored[1]
 
 
+def _same(raw: object, agg: object) -> bool:
+    """One value of a raw answer and of its aggregate answer: the same type (the seed's
+    numeric stays numeric, integers stay integers) and the same number."""
+    if type(raw) is not type(agg):
+        return False
+    if isinstance(raw, Decimal | float) and isinstance(agg, Decimal | float):
+        return abs(float(raw) - float(agg)) <= 1e-9 * max(1.0, abs(float(raw)))
+    return raw == agg
+
+
+def test_each_aggregate_answers_its_raw_question(database: Database, settings: Settings) -> None:
+    """The benchmark sets each aggregate statement's time against its raw statement's
+    ("aggregate vs raw"): that compares like with like only while both give the same
+    answer in the same units (seed queries in the stored W and Wh, the dashboard's in kW
+    and kWh). One meter's week is raw rows against hourly statistics: compared per hour."""
+    load_dataset(database, settings, meters=3, days=2)
+    refresh_aggregates(database)
+    compared = []
+    with connect(database) as conn:
+        for q in QUERIES:
+            statement = q.aggregate()
+            if statement is None:
+                continue
+            raw_cur = conn.execute(q.raw("energy_readings"))
+            raw_names = [c.name for c in raw_cur.description or []]
+            raw_rows = raw_cur.fetchall()
+            agg_cur = conn.execute(statement)
+            agg_names = [c.name for c in agg_cur.description or []]
+            agg_rows = agg_cur.fetchall()
+            assert raw_rows or q.name == "q1_hourly_power_today", q.name  # empty at 00:0x
+            compared.append(q.name)
+            if q.name == "meter_week":
+                raw = pl.DataFrame(raw_rows, schema=raw_names, orient="row")
+                per_hour = (
+                    raw.group_by(pl.col("timestamp").dt.truncate("1h").alias("bucket"))
+                    .agg(
+                        pl.col("power").mean().alias("avg_power"),
+                        pl.col("power").min().alias("min_power"),
+                        pl.col("power").max().alias("max_power"),
+                        pl.col("energy").sum().alias("net_energy"),
+                        pl.col("voltage").min().alias("min_voltage"),
+                        pl.col("voltage").max().alias("max_voltage"),
+                    )
+                    .sort("bucket")
+                )
+                agg = pl.DataFrame(agg_rows, schema=agg_names, orient="row")
+                assert agg.columns == per_hour.columns
+                assert all(agg.schema[c] == pl.Float64 for c in agg.columns[1:]), agg.schema
+                joined = agg.join(per_hour, on="bucket", suffix="_raw")
+                assert joined.height == agg.height >= per_hour.height - 1  # NOW() - 7 days
+                for c in agg.columns[1:]:
+                    diff = (joined.get_column(c) - joined.get_column(f"{c}_raw")).abs().max()
+                    assert isinstance(diff, float) and diff < 1e-9, (c, diff)
+                continue
+            assert agg_names == raw_names, q.name
+            assert len(agg_rows) == len(raw_rows), q.name
+            if q.name == "q3_monthly_consumption_by_meter":  # ties would order freely
+                raw_rows, agg_rows = sorted(raw_rows), sorted(agg_rows)
+            for raw_row, agg_row in zip(raw_rows, agg_rows, strict=True):
+                assert all(map(_same, raw_row, agg_row)), (q.name, raw_row, agg_row)
+    assert len(compared) == sum(q.aggregate_file is not None for q in QUERIES)
+
+
 def test_bench_advise_flag_prints_the_advice(database: Database, settings: Settings) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "grid_pipeline.cli", "bench", "--advise"],
@@ -82,6 +149,7 @@ def test_benchmark_asset_attaches_tables_and_ratios(database: Database, settings
     )
     assert result.success
     meta = result.asset_materializations_for_node("query_benchmark")[0].metadata
-    assert "| energy_readings |" in meta["headline"].value
+    headline, report = meta["headline"].value, meta["report_html"].value
+    assert isinstance(headline, str) and "| energy_readings |" in headline
     assert "q2_peak_15min_this_week: aggregate vs raw" in meta
-    assert Path(meta["report_html"].value).exists()
+    assert isinstance(report, str) and Path(report).exists()

@@ -185,9 +185,11 @@ def test_gaps_are_the_real_missing_readings_worst_first(figures_data: Database) 
 
 
 def raw_kwh(db: Database, start: datetime, end: datetime) -> float:
+    """kWh in [start, end), straight from the raw readings (stored in Wh)."""
     with connect(db) as conn:
         row = conn.execute(
-            'SELECT sum(energy) FROM energy_readings WHERE "timestamp" >= %s AND "timestamp" < %s',
+            "SELECT sum(energy) / 1000.0 FROM energy_readings "
+            'WHERE "timestamp" >= %s AND "timestamp" < %s',
             (start, end),
         ).fetchone()
     assert row and row[0] is not None

@@ -266,10 +266,10 @@ def _first_reading(db: Database) -> datetime:
 
 
 def _energy(db: Database, start: datetime, end: datetime) -> tuple[float, int]:
-    """kWh and readings in [start, end), straight from the raw readings."""
+    """kWh and readings in [start, end), straight from the raw readings (stored in Wh)."""
     with connect(db) as conn:
         row = conn.execute(
-            "SELECT coalesce(sum(energy), 0), count(*) FROM energy_readings "
+            "SELECT coalesce(sum(energy), 0) / 1000.0, count(*) FROM energy_readings "
             'WHERE "timestamp" >= %s AND "timestamp" < %s',
             (start, end),
         ).fetchone()

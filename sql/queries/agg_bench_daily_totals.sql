@@ -1,4 +1,5 @@
--- Dashboard: fleet energy per UTC day from the daily aggregate.
-SELECT bucket AS day, SUM(total_energy) AS kwh
+-- Dashboard: fleet energy per UTC day from the daily aggregate, in kWh (stored Wh / 1000),
+-- as bench_daily_totals.sql answers it from the raw rows.
+SELECT bucket AS day, SUM(total_energy)::float8 / 1000 AS kwh
 FROM energy_readings_daily
 GROUP BY day ORDER BY day

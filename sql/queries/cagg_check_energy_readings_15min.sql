@@ -1,5 +1,7 @@
 -- Rows of the seed's 15-minute aggregate that differ from a raw GROUP BY over
--- the same window (float tolerance), plus raw buckets the aggregate lacks.
+-- the same window, plus raw buckets the aggregate lacks. Both sides are in the
+-- stored units (W, Wh): max and total_energy are integers and must be equal;
+-- avg_power is numeric (tolerance for the stored mean's digits).
 WITH raw AS (
     SELECT meter_id, time_bucket('15 minutes', "timestamp") AS bucket,
            avg(power) AS avg_power, max(power) AS max_power, sum(energy) AS total_energy
@@ -12,5 +14,5 @@ FROM raw
 LEFT JOIN energy_readings_15min AS agg USING (meter_id, bucket)
 WHERE agg.bucket IS NULL
    OR abs(agg.avg_power - raw.avg_power) > 1e-6 * greatest(1, abs(raw.avg_power))
-   OR abs(agg.max_power - raw.max_power) > 1e-6 * greatest(1, abs(raw.max_power))
-   OR abs(agg.total_energy - raw.total_energy) > 1e-6 * greatest(1, abs(raw.total_energy))
+   OR agg.max_power <> raw.max_power
+   OR agg.total_energy <> raw.total_energy

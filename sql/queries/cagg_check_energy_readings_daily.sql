@@ -1,5 +1,6 @@
 -- The daily aggregate against raw rows (window aligned to UTC days by the
--- caller): max and total_energy exactly as raw; avg_power is a mean of means.
+-- caller), in the stored units (W, Wh): max and total_energy are integers and
+-- must be equal; avg_power is a mean of means (numeric, compared with a tolerance).
 WITH q AS (
     SELECT meter_id, time_bucket('15 minutes', "timestamp") AS q_bucket,
            avg(power) AS avg_power, max(power) AS max_power, sum(energy) AS total_energy
@@ -20,5 +21,5 @@ FROM raw
 LEFT JOIN energy_readings_daily AS agg USING (meter_id, bucket)
 WHERE agg.bucket IS NULL
    OR abs(agg.avg_power - raw.avg_power) > 1e-6 * greatest(1, abs(raw.avg_power))
-   OR abs(agg.max_power - raw.max_power) > 1e-6 * greatest(1, abs(raw.max_power))
-   OR abs(agg.total_energy - raw.total_energy) > 1e-6 * greatest(1, abs(raw.total_energy))
+   OR agg.max_power <> raw.max_power
+   OR agg.total_energy <> raw.total_energy

@@ -1,5 +1,6 @@
--- The hourly aggregate against raw rows: avg_power is the mean of 15-minute
--- means (its definition), max and total_energy are plain max and sum.
+-- The hourly aggregate against raw rows, in the stored units (W, Wh): avg_power is
+-- the mean of 15-minute means (its definition; numeric, compared with a tolerance),
+-- max and total_energy are integer max and sum and must be equal.
 WITH q AS (
     SELECT meter_id, time_bucket('15 minutes', "timestamp") AS q_bucket,
            avg(power) AS avg_power, max(power) AS max_power, sum(energy) AS total_energy
@@ -16,5 +17,5 @@ FROM raw
 LEFT JOIN energy_readings_hourly AS agg USING (meter_id, bucket)
 WHERE agg.bucket IS NULL
    OR abs(agg.avg_power - raw.avg_power) > 1e-6 * greatest(1, abs(raw.avg_power))
-   OR abs(agg.max_power - raw.max_power) > 1e-6 * greatest(1, abs(raw.max_power))
-   OR abs(agg.total_energy - raw.total_energy) > 1e-6 * greatest(1, abs(raw.total_energy))
+   OR agg.max_power <> raw.max_power
+   OR agg.total_energy <> raw.total_energy

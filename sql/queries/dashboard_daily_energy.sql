@@ -8,8 +8,9 @@
 -- whole-hour UTC offsets; the daily aggregate's buckets are UTC days); the part of the hour
 -- before the cut comes from the raw readings. `complete` is true for a day that lies wholly
 -- inside the data set: it began at or after the first reading and ended at or before the cut.
+-- Energy is summed in the stored Wh (exact integers) and shown in kWh (/ 1000) as float8.
 WITH energy AS (
-    SELECT h.meter_id, h.bucket AS t, h.total_energy AS kwh
+    SELECT h.meter_id, h.bucket AS t, h.total_energy AS wh
     FROM energy_readings_hourly AS h
     WHERE h.bucket >= (%(start_day)s::date::timestamp AT TIME ZONE %(tz)s::text)
       AND h.bucket < time_bucket('1 hour', least(
@@ -29,7 +30,7 @@ daily AS (
         (time_bucket('1 day', e.t, %(tz)s::text) AT TIME ZONE %(tz)s::text)::date   AS day,
         m.customer_class,
         m.feeder,
-        sum(e.kwh)::float8                                                          AS energy_kwh
+        sum(e.wh)::float8 / 1000                                                    AS energy_kwh
     FROM energy AS e
     JOIN meters AS m ON m.meter_id = e.meter_id
     WHERE (cardinality(%(classes)s::text[]) = 0 OR m.customer_class = ANY(%(classes)s::text[]))

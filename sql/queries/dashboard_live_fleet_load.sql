@@ -1,9 +1,9 @@
 -- Dashboard, Live: total fleet power per reading timestamp over the hour up to the newest reading.
 -- The window is anchored at the newest reading (not now()) so a fleet that stopped reporting
--- still shows its last hour; the page says how old that hour is.
+-- still shows its last hour; the page says how old that hour is. Summed in W, shown in kW.
 SELECT
     r."timestamp" AT TIME ZONE %(tz)s::text     AS time,
-    sum(r.power)::float8                        AS power_kw,
+    sum(r.power)::float8 / 1000                 AS power_kw,
     count(*)::int                               AS meters_reporting
 FROM energy_readings AS r
 JOIN meters AS m ON m.meter_id = r.meter_id

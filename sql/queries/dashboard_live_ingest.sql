@@ -43,7 +43,7 @@ due AS (
     SELECT
         count(DISTINCT r.meter_id)::int     AS meters,
         count(*)::bigint                    AS readings,
-        sum(r.power)::float8                AS power_kw
+        sum(r.power)::float8 / 1000         AS power_kw
     FROM recent AS r
     WHERE r."timestamp" = (SELECT due FROM clock)
 ),
