@@ -125,6 +125,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             for name in applied:
                 for statement in _plain_postgres_statements(SCHEMA / name):
                     owner.execute(statement.encode())
+            # The readings columns as migration 009 leaves them (its conversion loop
+            # needs TimescaleDB; on an empty plain table it is just this).
+            owner.execute(
+                "ALTER TABLE energy_readings ALTER COLUMN power TYPE integer, "
+                "ALTER COLUMN energy TYPE integer, ALTER COLUMN voltage TYPE integer, "
+                "ALTER COLUMN current TYPE integer"
+            )
             # Stand-in for a continuous aggregate of 002 (a view, as caggs are).
             owner.execute(
                 "CREATE VIEW energy_readings_15min AS SELECT meter_id, "
