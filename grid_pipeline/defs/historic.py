@@ -54,16 +54,13 @@ def readings_check_specs(
     """The data contract every readings table meets, checked on each loaded day.
 
     Partitioned like the asset, so the Checks tab shows a result per day.
-    Duplicates and non-finite values are wrong data: those checks block what is
-    built downstream. Bounds and completeness are warnings about the data itself.
+    Duplicates are wrong data: that check blocks what is built downstream (NaN
+    and Infinity cannot occur: the readings columns are integers). Bounds and completeness are warnings about the data itself.
     """
     return [
         dg.AssetCheckSpec("no_duplicate_readings", asset=asset_key, blocking=True,
                           partitions_def=partitions,
                           description="No (meter_id, timestamp) appears twice."),
-        dg.AssetCheckSpec("finite_values", asset=asset_key, blocking=True,
-                          partitions_def=partitions,
-                          description="No NaN or Infinity in power, energy, voltage, current."),
         dg.AssetCheckSpec("physical_bounds", asset=asset_key, partitions_def=partitions,
                           description="Power, voltage, current within the meter's physical range."),
         dg.AssetCheckSpec("complete_window", asset=asset_key, partitions_def=partitions,
@@ -77,8 +74,6 @@ def facts_as_dagster(facts: WindowFacts) -> tuple[list[dg.AssetCheckResult], dic
     checks = [
         dg.AssetCheckResult(check_name="no_duplicate_readings", passed=quality.duplicates == 0,
                             metadata={"duplicates": quality.duplicates}),
-        dg.AssetCheckResult(check_name="finite_values", passed=quality.non_finite == 0,
-                            metadata={"non_finite_rows": quality.non_finite}),
         dg.AssetCheckResult(check_name="physical_bounds", passed=quality.out_of_bounds == 0,
                             severity=dg.AssetCheckSeverity.WARN,
                             metadata={"out_of_bounds_rows": quality.out_of_bounds}),

@@ -22,7 +22,6 @@ class WindowQuality:
 
     rows: int
     duplicates: int
-    non_finite: int
     out_of_bounds: int
     meters_reporting: int
     meters_in_fleet: int

@@ -3,14 +3,12 @@
 -- Bounds are physical, per meter, compared in the stored units (power W, voltage 0.1 V,
 -- current mA; the meters table is in kW and V): |power| within twice the larger of the
 -- rated load and the solar peak, voltage between 0 and 1.2 x nominal, current >= 0.
--- non_finite is 0 by construction: the readings are integers, which have no NaN or
--- Infinity (the payload parser quarantines non-finite numbers and the writer refuses
--- values an integer cannot hold). The column stays so the finite-values check keeps its
--- place and meaning for every reader of this summary.
+-- No NaN/Infinity count: the readings are integers, which cannot hold either (the
+-- payload parser quarantines non-finite numbers; the writer refuses values an integer
+-- cannot hold).
 SELECT
     count(*)                                                        AS rows,
     count(*) - count(DISTINCT (r.meter_id, r."timestamp"))          AS duplicates,
-    0::bigint                                                       AS non_finite,
     count(*) FILTER (
         WHERE m.meter_id IS NULL
            OR abs(r.power) > 2 * greatest(m.rated_kw, m.solar_kwp) * 1000
