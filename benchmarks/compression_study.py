@@ -28,7 +28,7 @@ median time to replace one compressed day (`writable_range`, as re-materialising
 partition does).
 
 Run: `.venv/bin/python benchmarks/compression_study.py [--meters 500 --days 2]
-[--part types|settings|all] [--columns float8|fixed]` (about 80 s at the defaults).
+[--part types|settings|all] [--columns float8|fixed|both]` (about 3 min at the defaults).
 """
 
 from __future__ import annotations
@@ -312,9 +312,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=2)
     parser.add_argument("--part", choices=("types", "settings", "all"), default="all")
     parser.add_argument(
-        "--columns", choices=("float8", "fixed"), default="fixed",
+        "--columns", choices=("float8", "fixed", "both"), default="both",
         help="column types of the settings study (fixed: the schema's integers; "
-        "float8: the schema before migration 009)",
+        "float8: the schema before migration 009; both: side by side)",
     )  # fmt: skip
     args = parser.parse_args()
     db = start_database(load_settings())
@@ -324,11 +324,11 @@ def main() -> None:
     if args.part in ("types", "all"):
         types_study(db, frame)
     if args.part in ("settings", "all"):
-        if args.columns == "fixed":
-            results = settings_study(db, fixed_point(frame), LAYOUTS["study_fixed_int"])
-        else:
-            results = settings_study(db, frame)
-        print_settings(results, args.columns)
+        if args.columns in ("float8", "both"):
+            print_settings(settings_study(db, frame), "float8")
+        if args.columns in ("fixed", "both"):
+            fixed = settings_study(db, fixed_point(frame), LAYOUTS["study_fixed_int"])
+            print_settings(fixed, "fixed-point integer")
     print(f"\n{(datetime.now(UTC) - started).total_seconds():.0f} s")
 
 

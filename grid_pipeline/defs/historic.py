@@ -55,7 +55,8 @@ def readings_check_specs(
 
     Partitioned like the asset, so the Checks tab shows a result per day.
     Duplicates are wrong data: that check blocks what is built downstream (NaN
-    and Infinity cannot occur: the readings columns are integers). Bounds and completeness are warnings about the data itself.
+    and Infinity cannot occur: the readings columns are integers). Bounds and
+    completeness are warnings about the data itself.
     """
     return [
         dg.AssetCheckSpec("no_duplicate_readings", asset=asset_key, blocking=True,
