@@ -9,16 +9,24 @@ publishes them as fast as the broker acknowledges (QoS 1).
 Scenarios, in one run:
 
 1. ours, one reading per message (MQTT 5, Receive Maximum 10,000);
-2. ours, gateway batches (many readings per message);
-3. ours, one reading per message with Receive Maximum 20 (Mosquitto's default
+2. ours, gateway batches (many readings per message), validated column by
+   column (`payload.decode_many`);
+3. the same gateway batches validated message by message and reading by
+   reading (`payload.decode`, the consumer's fallback and its former path):
+   the before/after of columnar validation, side by side;
+4. ours, one reading per message with Receive Maximum 20 (Mosquitto's default
    inflight window): what ack-after-commit costs when the window is small;
-4. naive: INSERT + commit per message inside on_message, auto-ack.
+5. null subscriber: counts deliveries and auto-acks, no validation, no
+   database: the broker and publisher's own ceiling for one reading per message
+   on this machine, which no subscriber can beat;
+6. naive: INSERT + commit per message inside on_message, auto-ack.
 
 Each scenario reports readings/s = readings / (first publish -> last commit),
 verifies `count(*)` equals what was sent (0 loss), and the writer-thread time
-split (validation vs database) that names the bottleneck.
+split (validation vs database) that names the bottleneck. With ``--repeat N``
+every scenario runs N times and the table shows the median run (and the range).
 
-    .venv/bin/python benchmarks/ingest_mqtt.py [--meters 500] [--intervals 60]
+    .venv/bin/python benchmarks/ingest_mqtt.py [--meters 500] [--intervals 60] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -31,12 +39,15 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+import polars as pl
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -47,8 +58,8 @@ from grid_pipeline.db.units import stored_value
 from grid_pipeline.embedded import engine
 from grid_pipeline.embedded.process import free_port, port_accepts
 from grid_pipeline.fleet.meters import build_fleet
-from grid_pipeline.mqtt.consumer import ConsumerConfig, IngestConsumer
-from grid_pipeline.mqtt.payload import READING_FIELDS, Limits, decode
+from grid_pipeline.mqtt.consumer import ConsumerConfig, Delivery, IngestConsumer
+from grid_pipeline.mqtt.payload import READING_FIELDS, Limits, Reject, decode
 from grid_pipeline.mqtt.simulator import Publisher, Simulator
 from grid_pipeline.storage.historic import floor_time, replace_fleet
 
@@ -154,15 +165,24 @@ def _count(db: Database) -> int:
 # ----------------------------------------------------------------------------- scenarios
 
 
+class PerReadingConsumer(IngestConsumer):
+    """The consumer with `decode` message by message (its fallback): the 'before'."""
+
+    def _validate(self, batch: list[Delivery]) -> tuple[pl.DataFrame, list[Reject], list[str]]:
+        live = [d for d in batch if not d.retained]
+        frame, rejects = self._validate_each(live, datetime.now(UTC))
+        return frame, rejects, [d.topic for d in live]
+
+
 def run_ours(
     db: Database, url: str, name: str, meters: int, intervals: int, gateway: int,
-    receive_maximum: int = 10_000,
+    receive_maximum: int = 10_000, consumer_class: type[IngestConsumer] = IngestConsumer,
 ) -> Result:  # fmt: skip
     _reset(db, meters)
-    root = f"b{os.getpid()}{name[:3]}{receive_maximum}"
+    root = f"b{os.getpid()}{name[:3]}{receive_maximum}{uuid.uuid4().hex[:6]}"
     config = ConsumerConfig(broker_url=url, client_id=f"bench-{root}", topic_root=root,
                             receive_maximum=receive_maximum)  # fmt: skip
-    consumer = IngestConsumer(db, config)
+    consumer = consumer_class(db, config)
     consumer.start()
     pub = PublisherProcess(url, meters, intervals, gateway, root)
     pub.go()
@@ -185,10 +205,45 @@ def run_ours(
     return Result(name, pub.messages, pub.readings, elapsed, stored, publish_s, detail)
 
 
+def run_null(url: str, meters: int, intervals: int) -> Result:
+    """Counts deliveries and auto-acks (QoS 1): the broker + publisher ceiling."""
+    root = f"z{os.getpid()}{uuid.uuid4().hex[:6]}"
+    received = 0
+    subscribed = threading.Event()
+
+    def on_message(client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        nonlocal received
+        received += 1
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"null-{root}",
+                         protocol=mqtt.MQTTv5)  # fmt: skip
+    client.on_message = on_message
+    client.on_subscribe = lambda *a: subscribed.set()
+    client.on_connect = lambda c, *a: c.subscribe(f"{root}/+/+/reading", qos=1)
+    host, port = url.removeprefix("mqtt://").split(":")
+    client.connect(host, int(port))
+    client.loop_start()
+    subscribed.wait(10)
+    pub = PublisherProcess(url, meters, intervals, 0, root)
+    pub.go()
+    while received < pub.messages:
+        time.sleep(0.005)
+    done = time.time()
+    began, publish_s, _ = pub.wait()
+    client.disconnect()
+    client.loop_stop()
+    detail = (
+        "no validation, no database: what the broker delivers to one subscriber while "
+        f"one publisher sends at QoS 1; publisher alone {pub.messages / publish_s:,.0f} msg/s"
+    )
+    return Result("null subscriber (count + auto-ack; ceiling)", pub.messages, pub.readings,
+                  done - began, pub.readings, publish_s, detail)  # fmt: skip
+
+
 def run_naive(db: Database, url: str, meters: int, intervals: int) -> Result:
     """INSERT + commit per message in on_message, auto-ack (the textbook subscriber)."""
     _reset(db, meters)
-    root = f"n{os.getpid()}"
+    root = f"n{os.getpid()}{uuid.uuid4().hex[:6]}"
     known = frozenset(range(1, meters + 1))
     inserted = 0
     db_conn = psycopg.connect(db.url, autocommit=True, prepare_threshold=None)
@@ -232,6 +287,16 @@ def run_naive(db: Database, url: str, meters: int, intervals: int) -> Result:
                   elapsed, stored, publish_s, detail)  # fmt: skip
 
 
+def _median(runs: list[Result]) -> tuple[Result, str]:
+    """The median run by readings/s (the lower one of an even count), and the range."""
+    ordered = sorted(runs, key=lambda r: r.rate)
+    middle = ordered[(len(ordered) - 1) // 2]
+    if len(runs) == 1:
+        return middle, ""
+    rates = [r.rate for r in runs]
+    return middle, f"{min(rates):,.0f}-{max(rates):,.0f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--meters", type=int, default=500)
@@ -242,6 +307,7 @@ def main() -> None:
     parser.add_argument("--gateway-intervals", type=int, default=150)
     parser.add_argument("--gateway-size", type=int, default=500)
     parser.add_argument("--naive-intervals", type=int, default=6)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per scenario (median shown)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="grid-bench-") as tmp:
@@ -255,36 +321,51 @@ def main() -> None:
         # 1000: the publisher's inbound window (Mosquitto announces max_inflight_messages as
         # its Receive Maximum); the consumer's window is its own Receive Maximum (MQTT 5).
         broker = Mosquitto(Path(tmp) / "mosquitto", max_inflight=1000)
+        url = broker.url
+        gw = f"(<= {args.gateway_size}/feeder)"
+        scenarios: list[Callable[[], Result]] = [
+            lambda: run_ours(db, url, "ours, 1 reading/message", args.meters, args.intervals, 0),
+            lambda: run_ours(db, url, f"ours, gateway batches {gw}, columnar",
+                             args.gateway_meters, args.gateway_intervals, args.gateway_size),
+            lambda: run_ours(db, url, f"ours, gateway batches {gw}, per reading",
+                             args.gateway_meters, args.gateway_intervals, args.gateway_size,
+                             consumer_class=PerReadingConsumer),
+            lambda: run_ours(db, url, "ours, 1 reading/message, Receive Maximum 20",
+                             args.meters, max(1, args.intervals // 3), 0, receive_maximum=20),
+            lambda: run_null(url, args.meters, args.intervals),
+            lambda: run_naive(db, url, args.meters, args.naive_intervals),
+        ]  # fmt: skip
+        runs: list[list[Result]] = [[] for _ in scenarios]
         try:
-            results = [
-                run_ours(db, broker.url, "ours, 1 reading/message", args.meters,
-                         args.intervals, 0),
-                run_ours(db, broker.url, f"ours, gateway batches (<= {args.gateway_size}/feeder)",
-                         args.gateway_meters, args.gateway_intervals, args.gateway_size),
-                run_ours(db, broker.url, "ours, 1 reading/message, Receive Maximum 20",
-                         args.meters, max(1, args.intervals // 3), 0, receive_maximum=20),
-                run_naive(db, broker.url, args.meters, args.naive_intervals),
-            ]  # fmt: skip
+            for _ in range(args.repeat):  # interleaved: a slow spell hits every scenario
+                for index, scenario in enumerate(scenarios):
+                    runs[index].append(scenario())
         finally:
             broker.stop()
             engine.stop(settings)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\nMQTT ingestion benchmark: QoS 1, Mosquitto 2 (MQTT 5), embedded TimescaleDB, "
           f"{os.cpu_count()} cores, load average at the end {load} (other work on the machine "
-          "lowers every number)\n")  # fmt: skip
-    print(f"{'scenario':<48} {'messages':>9} {'readings':>9} {'per msg':>7} {'seconds':>8} "
-          f"{'readings/s':>11} {'stored':>8} loss")  # fmt: skip
-    for r in results:
-        loss = r.readings - r.stored
-        print(f"{r.name:<48} {r.messages:>9,} {r.readings:>9,} {r.readings / r.messages:>7.0f} "
-              f"{r.seconds:>8.2f} {r.rate:>11,.0f} {r.stored:>8,} {loss}")  # fmt: skip
+          f"lowers every number); median of {args.repeat} run(s) per scenario\n")  # fmt: skip
+    print(f"{'scenario':<56} {'messages':>9} {'readings':>9} {'per msg':>7} {'seconds':>8} "
+          f"{'readings/s':>11} {'range':>15} {'stored':>8} loss")  # fmt: skip
+    results: list[Result] = []
+    for scenario_runs in runs:
+        r, spread = _median(scenario_runs)
+        results.append(r)
+        loss = max(x.readings - x.stored for x in scenario_runs)  # the worst run's loss
+        print(f"{r.name:<56} {r.messages:>9,} {r.readings:>9,} {r.readings / r.messages:>7.0f} "
+              f"{r.seconds:>8.2f} {r.rate:>11,.0f} {spread:>15} {r.stored:>8,} {loss}")  # fmt: skip
     print()
     for r in results:
         print(f"- {r.name}: {r.detail}")
-    ours, gateway, small_window, naive = results
+    ours, gateway, per_reading, small_window, ceiling, naive = results
     print(f"\nratios: single/naive {ours.rate / naive.rate:.1f}x, gateway/naive "
           f"{gateway.rate / naive.rate:.1f}x, gateway/single {gateway.rate / ours.rate:.1f}x, "
-          f"Receive Maximum 10000 vs 20: {ours.rate / small_window.rate:.1f}x")  # fmt: skip
+          f"gateway columnar/per reading {gateway.rate / per_reading.rate:.2f}x, "
+          f"Receive Maximum 10000 vs 20: {ours.rate / small_window.rate:.1f}x, "
+          f"single/ceiling {ours.rate / ceiling.rate:.0%}, ceiling/naive "
+          f"{ceiling.rate / naive.rate:.1f}x")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
+import polars as pl
 import pytest
 
 from grid_pipeline.config import Settings
 from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.embedded import broker
 from grid_pipeline.mqtt.consumer import ConsumerConfig
-from grid_pipeline.mqtt.payload import Reading, encode_reading
+from grid_pipeline.mqtt.payload import Reading, encode_batch, encode_reading
 from grid_pipeline.mqtt.simulator import (
     FaultRates,
     Publisher,
@@ -18,7 +20,7 @@ from grid_pipeline.mqtt.simulator import (
     malformed_corpus,
     run_simulation,
 )
-from grid_pipeline.mqtt.topics import meter_topic
+from grid_pipeline.mqtt.topics import gateway_topic, meter_topic
 from grid_pipeline_tests.mqtt_support import (
     clean_slate,
     count,
@@ -41,10 +43,10 @@ def amqtt_url(settings: Settings) -> Iterator[str]:
     broker.stop(settings)
 
 
-def _config(url: str, root: str, **extra: object) -> ConsumerConfig:
+def _config(url: str, root: str, **extra: Any) -> ConsumerConfig:
     return ConsumerConfig(
         broker_url=url, client_id=f"ingest-{root}", protocol="3.1.1", topic_root=root, **extra
-    )  # type: ignore[arg-type]
+    )
 
 
 def _simulate(url: str, sim: Simulator, intervals: int) -> None:
@@ -144,3 +146,60 @@ def test_malformed_corpus_is_quarantined_and_valid_neighbours_stored(
     with connect(database) as conn:
         sizes = [r[0] for r in conn.execute("SELECT length(payload) FROM ingest_rejects")]
     assert 200 * 1024 in sizes  # the raw payload is kept byte for byte
+
+
+def test_gateway_batches_keep_every_guarantee_through_columnar_validation(
+    database: Database, amqtt_url: str
+) -> None:
+    """Gateway batches (validated column by column) with re-sends and reordering: exactly
+    the expected rows; then one batch holding a bad element, an exact and a conflicting
+    copy of a stored reading, and two different readings with one new key: the bad
+    element and both conflicts are quarantined with their reasons, the first copy wins."""
+    fleet = clean_slate(database)
+    root = unique_root()
+    faults = FaultRates(duplicate=0.1, out_of_order=0.1)
+    sim = Simulator(fleet, topic_root=root, gateway_size=10, faults=faults, seed=5)
+    start = recent_start(4)
+    first = sim.readings(start)[0]
+    new = sim.readings(start + 4 * sim.interval)[0]
+    feeder = str(fleet.filter(pl.col("meter_id") == first.meter_id)["feeder"][0])
+    items = [
+        first._replace(power=first.power + 1.0),  # conflicts with the stored reading
+        first,  # an exact re-send: a plain duplicate
+        new._replace(voltage=-1.0),  # out of range: quarantined alone
+        new,  # a new key: stored
+        new._replace(power=new.power + 1.0),  # same key later in the batch: a conflict
+    ]
+    batch = (gateway_topic(root, feeder, 1), encode_batch(f"{feeder}-gw1", items))
+    with running_consumer(database, _config(amqtt_url, root)) as consumer:
+        publisher = Publisher(amqtt_url, protocol="3.1.1")
+        publisher.connect()
+        try:
+            run_simulation(sim, publisher, start=start, intervals=4, speedup=0)
+        finally:
+            publisher.close()
+        truth = sim.counters
+        wait_for(lambda: count(database) >= truth.expected_rows, what="all rows")
+        assert consumer.wait_idle(quiet_s=0.5)
+        publish(amqtt_url, [batch], protocol="3.1.1")
+        wait_for(lambda: count(database, "ingest_rejects") >= 3, what="three rejects")
+        assert consumer.wait_idle(quiet_s=0.5)
+    assert truth.duplicates > 0 and truth.out_of_order > 0
+    assert count(database) == distinct_keys(database) == truth.expected_rows + 1
+    reasons = reject_reasons(database)
+    assert len(reasons) == 3, reasons
+    assert reasons[0].startswith("readings[2]: field 'voltage': -1 outside the physical range")
+    for reason, meter in zip(reasons[1:], (first.meter_id, new.meter_id), strict=True):
+        assert reason.startswith(f"conflicting duplicate: meter {meter} at "), reasons
+    with connect(database) as conn:
+        row = conn.execute(
+            'SELECT power, voltage FROM energy_readings WHERE meter_id = %s AND "timestamp" = %s',
+            (new.meter_id, new.timestamp),
+        ).fetchone()
+    assert row == (round(new.power * 1000), round(new.voltage * 10))  # W, 0.1 V; first wins
+    c = consumer.counters
+    assert consumer.conflicts == 2
+    # every re-sent reading (a duplicated batch re-sends all of its readings), and the three
+    assert c.duplicates == truth.readings - truth.expected_rows + 3
+    assert c.rejected == 3
+    assert c.acked == c.received == truth.messages + 1

@@ -5,7 +5,9 @@ Threads and their single jobs:
 * paho's **network thread** only enqueues deliveries (``on_message`` never
   touches the database, never blocks: ``put_nowait`` on a bounded queue);
 * the **writer thread** takes batches (bounded by size or time), validates them
-  (`payload.decode`), writes readings and rejects in ONE transaction
+  column by column (`payload.decode_many`: one JSON parse per message, then
+  every rule on arrays; only offending readings take the per-reading rules,
+  which name the reason), writes readings and rejects in ONE transaction
   (``INSERT ... ON CONFLICT DO NOTHING`` on ``(meter_id, timestamp)``), and only
   after the commit sends the PUBACKs (paho ``manual_ack``).
 
@@ -64,9 +66,10 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from psycopg import sql
 
 from grid_pipeline.config import parse_duration
+from grid_pipeline.db.binary import BinaryArray, BinaryArrayDumper, binary_array
 from grid_pipeline.db.connection import Database, connect
-from grid_pipeline.db.units import DISPLAY_UNIT, SCALE, stored_value
-from grid_pipeline.db.writer import READING_COLUMNS, READING_SCHEMA, writer_for
+from grid_pipeline.db.units import DISPLAY_UNIT, SCALE, stored_expr
+from grid_pipeline.db.writer import READING_COLUMNS, writer_for
 from grid_pipeline.mqtt.broker_url import BrokerAddress, Protocol, apply_address, paho_protocol
 from grid_pipeline.mqtt.counters import (
     HEARTBEAT_S,
@@ -78,11 +81,14 @@ from grid_pipeline.mqtt.counters import (
     record_start,
 )
 from grid_pipeline.mqtt.payload import (
+    COLUMNS,
     READING_FIELDS,
+    Fleet,
     Limits,
     Reading,
     Reject,
     decode,
+    decode_many,
     encode_reading,
     format_ts,
 )
@@ -183,6 +189,7 @@ class IngestConsumer:
         self._failure: BaseException | None = None
         self._known: frozenset[int] | None = None
         self._feeders: dict[int, str] | None = None
+        self._fleet = Fleet.of(None, None)  # the same, as arrays for columnar validation
         self.conflicts = 0  # conflicting duplicates quarantined (also counted in `rejected`)
         self.retained_ignored = 0  # retained deliveries acknowledged and not processed
         self._known_at = 0.0
@@ -453,30 +460,48 @@ class IngestConsumer:
             rows = conn.execute("SELECT meter_id, feeder FROM meters").fetchall()
         self._feeders = {int(row[0]): str(row[1]) for row in rows}
         self._known = frozenset(self._feeders)
+        self._fleet = Fleet.of(self._known, self._feeders)
         self._known_at = time.monotonic()
 
-    def _validate(self, batch: list[Delivery]) -> tuple[list[Reading], list[Reject], list[str]]:
-        """Valid readings, rejects, and the topic each reading came on."""
+    def _validate(self, batch: list[Delivery]) -> tuple[pl.DataFrame, list[Reject], list[str]]:
+        """Valid readings (`payload.COLUMNS`), rejects, and the topic of each message.
+
+        The whole batch is validated column by column (`payload.decode_many`): one
+        JSON parse per message, then every rule on arrays; the frame's ``message``
+        column indexes the returned topics. Retained replays are skipped.
+        """
         now = datetime.now(UTC)
-        readings: list[Reading] = []
+        live = [d for d in batch if not d.retained]  # retained replays: acked, not processed
+        topics = [d.topic for d in live]
+        try:
+            result = decode_many(
+                [(d.topic, d.payload) for d in live], limits=self.config.limits, now=now,
+                fleet=self._fleet, interval=self.config.interval,
+            )  # fmt: skip
+        except Exception as exc:  # a validation bug must not stall the stream: one at a time
+            logger.error("columnar validation failed (%r); validating message by message", exc)
+            return (*self._validate_each(live, now), topics)
+        return result.frame, result.rejects, topics
+
+    def _validate_each(
+        self, live: list[Delivery], now: datetime
+    ) -> tuple[pl.DataFrame, list[Reject]]:
+        """`payload.decode` message by message: the fallback if columnar validation fails."""
+        rows: list[tuple[Any, ...]] = []
         rejects: list[Reject] = []
-        topics: list[str] = []
-        for d in batch:
-            if d.retained:
-                continue  # a replay of a retained message: acknowledged, not processed
+        for index, d in enumerate(live):
             try:
                 result = decode(
                     d.topic, d.payload, limits=self.config.limits, now=now,
                     known_meters=self._known, feeders=self._feeders,
                     interval=self.config.interval,
                 )  # fmt: skip
-            except Exception as exc:  # a validation bug must not stall the stream
+            except Exception as exc:
                 rejects.append(Reject(d.topic, d.payload, f"internal validation error: {exc!r}"))
                 continue
-            readings.extend(result.readings)
+            rows.extend((*r, index) for r in result.readings)
             rejects.extend(result.rejects)
-            topics.extend(d.topic for _ in result.readings)
-        return readings, rejects, topics
+        return pl.DataFrame(rows, schema=COLUMNS, orient="row"), rejects
 
     def _process(self, batch: list[Delivery]) -> None:
         if time.monotonic() - self._known_at > self.config.meters_refresh_s:
@@ -505,12 +530,12 @@ class IngestConsumer:
         c.commit_ms.add((time.perf_counter() - started) * 1000)
         c.batches += 1
         c.max_batch = max(c.max_batch, len(batch))
-        c.readings += len(readings)
+        c.readings += readings.height
         c.inserted += inserted
-        c.duplicates += len(readings) - inserted
+        c.duplicates += readings.height - inserted
         c.rejected += len(rejects) + conflicts
-        for r in readings[:: max(1, len(readings) // 200)]:
-            c.lag_s.add((committed - r.timestamp).total_seconds())
+        for moment in readings.get_column("timestamp").gather_every(max(1, readings.height // 200)):
+            c.lag_s.add((committed - moment).total_seconds())
         self._acknowledge(batch)
 
     def _acknowledge(self, batch: list[Delivery]) -> None:
@@ -535,7 +560,7 @@ class IngestConsumer:
             logger.warning("could not record the run's progress: %s", exc)
 
     def _commit(
-        self, readings: list[Reading], rejects: list[Reject], topics: list[str]
+        self, readings: pl.DataFrame, rejects: list[Reject], topics: list[str]
     ) -> tuple[int, int] | None:
         """Write one batch in one transaction; retry while the database is away.
 
@@ -552,14 +577,14 @@ class IngestConsumer:
                     inserted = self._write(conn, readings)
                     conflicts = (
                         self._conflicts(conn, readings, topics)
-                        if inserted < len(readings) else []
+                        if inserted < readings.height else []
                     )  # fmt: skip
                     _write_rejects(conn, rejects + conflicts)
                     if report is not None:
                         record_progress(
                             conn, report, run_id=self.counters.run_id,
                             heartbeat_s=self.config.heartbeat_s,
-                            batch=PendingBatch(len(readings), inserted,
+                            batch=PendingBatch(readings.height, inserted,
                                                len(rejects) + len(conflicts)),
                         )  # fmt: skip
                 if report is not None:
@@ -580,64 +605,77 @@ class IngestConsumer:
                 return self._commit_one_by_one(readings, rejects), 0
 
     def _conflicts(
-        self, conn: psycopg.Connection[Any], readings: list[Reading], topics: list[str]
+        self, conn: psycopg.Connection[Any], readings: pl.DataFrame, topics: list[str]
     ) -> list[Reject]:
         """Readings whose key is stored with other values (in this transaction's view).
 
         A reading inserted by this very batch matches itself; an exact re-send is a
         plain duplicate; anything else is a conflicting duplicate, quarantined with
         its payload while the stored row stays (first write wins). The comparison is
-        in stored units (W, Wh, 0.1 V, mA; `units.stored_value`): a re-send of 1.234 kW
-        is the stored 1234 W, and a difference below the meter's resolution is no
-        conflict because the database could not have kept it anyway.
+        in stored units (W, Wh, 0.1 V, mA; `units.stored_expr`, the writer's own
+        rounding): a re-send of 1.234 kW is the stored 1234 W, and a difference
+        below the meter's resolution is no conflict because the database could not
+        have kept it anyway.
         """
         query = sql.SQL(
             'SELECT meter_id, "timestamp", power, energy, voltage, current FROM {} '
-            'WHERE (meter_id, "timestamp") IN '
-            "(SELECT * FROM unnest(%s::integer[], %s::timestamptz[]))"
+            'WHERE (meter_id, "timestamp") IN (SELECT * FROM unnest(%s, %s))'
         ).format(sql.Identifier(self.config.table))
-        rows = conn.execute(
-            query, ([r.meter_id for r in readings], [r.timestamp for r in readings])
-        ).fetchall()
-        stored = {(int(row[0]), row[1]): tuple(int(x) for x in row[2:]) for row in rows}
+        with conn.cursor() as cur:
+            cur.adapters.register_dumper(BinaryArray, BinaryArrayDumper)
+            keys = [binary_array(readings.get_column(c)) for c in ("meter_id", "timestamp")]
+            rows = cur.execute(query, keys).fetchall()
+        if not rows:
+            return []
+        stored = pl.DataFrame(
+            rows, schema={"meter_id": pl.Int32, "timestamp": pl.Datetime("us", "UTC"),
+                          **{f"stored_{n}": pl.Int64 for n in READING_FIELDS}},
+            orient="row",
+        )  # fmt: skip
+        incoming = readings.with_row_index("row").with_columns(
+            stored_expr(name).cast(pl.Int64).alias(f"incoming_{name}") for name in READING_FIELDS
+        )
+        differs = pl.any_horizontal(
+            pl.col(f"stored_{n}") != pl.col(f"incoming_{n}") for n in READING_FIELDS
+        )
+        clashes = (
+            incoming.join(stored, on=["meter_id", "timestamp"], how="inner")
+            .filter(differs)
+            .sort("row")
+        )
         found: list[Reject] = []
-        for reading, topic in zip(readings, topics, strict=True):
-            kept = stored.get((reading.meter_id, reading.timestamp))
-            if kept is None:
-                continue
-            incoming = tuple(stored_value(name, getattr(reading, name)) for name in READING_FIELDS)
-            if kept == incoming:
-                continue
+        for row in clashes.iter_rows(named=True):
+            reading = Reading(*(row[name] for name in Reading._fields))
             shown = ", ".join(
-                f"{name} {value / SCALE[name]:g} {DISPLAY_UNIT[name]}"
-                for name, value in zip(READING_FIELDS, kept, strict=True)
+                f"{name} {row[f'stored_{name}'] / SCALE[name]:g} {DISPLAY_UNIT[name]}"
+                for name in READING_FIELDS
             )
             reason = (
                 f"{CONFLICTING_DUPLICATE}: meter {reading.meter_id} at "
                 f"{format_ts(reading.timestamp)} is stored with {shown}; "
                 "this payload differs (first write wins)"
             )
-            found.append(Reject(topic, encode_reading(reading), reason))
+            found.append(Reject(topics[row["message"]], encode_reading(reading), reason))
         return found
 
-    def _write(self, conn: psycopg.Connection[Any], readings: list[Reading]) -> int:
-        if not readings:
+    def _write(self, conn: psycopg.Connection[Any], readings: pl.DataFrame) -> int:
+        if not readings.height:
             return 0
-        frame = pl.DataFrame(readings, schema=READING_SCHEMA, orient="row")
-        return self._writer.write(conn, frame.select(READING_COLUMNS))
+        return self._writer.write(conn, readings.select(READING_COLUMNS))
 
-    def _commit_one_by_one(self, readings: list[Reading], rejects: list[Reject]) -> int:
+    def _commit_one_by_one(self, readings: pl.DataFrame, rejects: list[Reject]) -> int:
         """Poison isolation: each reading alone; one the database refuses becomes a reject."""
         inserted = 0
         refused: list[Reject] = []
-        for reading in readings:
+        for index in range(readings.height):
+            reading = readings.slice(index, 1)
             try:
                 with connect(self.db) as conn:
-                    inserted += self._write(conn, [reading])
+                    inserted += self._write(conn, reading)
             except psycopg.OperationalError:
                 raise
             except psycopg.Error as exc:
-                payload = repr(reading).encode()
+                payload = repr(Reading(*reading.select(Reading._fields).row(0))).encode()
                 refused.append(Reject("<database>", payload, f"database refused: {exc}"))
         with connect(self.db) as conn:
             _write_rejects(conn, rejects + refused)

@@ -12,6 +12,10 @@ Schema version 1 (documented in docs/mqtt.md):
 
     {"v": 1, "gateway": "F01-gw1", "readings": [{"meter_id": ..., "ts": ..., ...}, ...]}
 
+`decode` validates one message; `decode_many` validates many at once, column
+by column, with exactly `decode`'s outcome (the consumer's path: a gateway
+batch's readings are checked as arrays, not one by one).
+
 Every function here is pure: bytes in, readings and rejections out, so the
 rules are unit-tested without a broker and the consumer's writer thread cannot
 be stalled by a payload (every failure becomes a `Reject` with a precise reason;
@@ -29,10 +33,15 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+import operator
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
 
 from grid_pipeline.db.units import DISPLAY_UNIT, INT4_MAX, SCALE, STORED_UNIT
 
@@ -374,3 +383,335 @@ def _decode_batch(
             element = json.dumps(item, separators=(",", ":")).encode()
             result.rejects.append(Reject(topic, element, f"readings[{index}]: {exc}"))
     return result
+
+
+# ----------------------------------------------------------------------------- columnar
+
+
+#: The columns of `DecodedMany.frame`: the readings (kW, kWh, V, A, as
+#: `db.writer.READING_SCHEMA`) and the index of the message each came in.
+COLUMNS: dict[str, Any] = {
+    "timestamp": pl.Datetime("us", "UTC"),
+    "meter_id": pl.Int32,
+    "power": pl.Float64,
+    "energy": pl.Float64,
+    "voltage": pl.Float64,
+    "current": pl.Float64,
+    "message": pl.Int32,
+}
+#: The reading columns of that frame, in `Reading`'s order.
+COLUMNS_READING = ("timestamp", "meter_id", *READING_FIELDS)
+_FIELDS = ("meter_id", "ts", *READING_FIELDS)
+_ROW = operator.itemgetter(*_FIELDS)
+_US = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """Who may write what, as sorted arrays: built once per refresh of the meters table.
+
+    ``known`` None skips the unknown-meter rule and ``feeders`` None the feeder
+    rule, as in `decode` (the mappings are kept for the per-reading path).
+    """
+
+    known: frozenset[int] | None
+    feeders: Mapping[int, str] | None
+    known_ids: npt.NDArray[np.int64]
+    feeder_ids: npt.NDArray[np.int64]  # sorted meter ids of ``feeders``
+    feeder_codes: npt.NDArray[np.int32]  # the feeder of feeder_ids[i], as an index of names
+    feeder_names: dict[str, int]
+
+    @classmethod
+    def of(cls, known: frozenset[int] | None, feeders: Mapping[int, str] | None) -> Fleet:
+        known_ids = np.sort(np.fromiter(known or (), dtype=np.int64))
+        pairs = sorted((feeders or {}).items())
+        names: dict[str, int] = {}
+        codes = [names.setdefault(feeder, len(names)) for _, feeder in pairs]
+        return cls(
+            known=known,
+            feeders=feeders,
+            known_ids=known_ids,
+            feeder_ids=np.array([meter for meter, _ in pairs], dtype=np.int64),
+            feeder_codes=np.array(codes, dtype=np.int32),
+            feeder_names=names,
+        )
+
+
+@dataclass
+class DecodedMany:
+    """What many messages yielded: the valid readings as columns, and the rejections.
+
+    ``frame`` has `COLUMNS`, in message order (and, within a batch, reading
+    order), so the first of two readings with the same key is the first written;
+    ``rejects`` are in the same order.
+    """
+
+    frame: pl.DataFrame
+    rejects: list[Reject]
+
+    def readings(self) -> list[Reading]:
+        """The frame as `Reading` tuples (tests, and the rare row-by-row path)."""
+        return [Reading(*row) for row in self.frame.select(COLUMNS_READING).iter_rows()]
+
+
+def _canonical_id(segment: str) -> int:
+    """The meter id a topic segment names (0 if it is not a plain decimal meter id)."""
+    if segment.isascii() and segment.isdigit() and str(int(segment)) == segment:
+        return int(segment)
+    return 0
+
+
+class _Rows:
+    """Reading objects gathered from many messages, with where each came from."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self.message: list[int] = []
+        self.position: list[int] = []  # index in its batch (-1: a single reading)
+        self.expect: list[int] = []  # a single reading's topic meter (0: a batch element)
+        self.feeder: list[int] = []  # the topic's feeder as a fleet code (-2: not in the fleet)
+
+
+def _ids(column: tuple[Any, ...]) -> npt.NDArray[np.int64]:
+    """Meter ids as int64; anything that is not a plain int in range becomes 0 (invalid)."""
+    if set(map(type, column)) == {int}:
+        try:
+            return np.array(column, dtype=np.int64)
+        except OverflowError:
+            pass
+    return np.array(
+        [x if type(x) is int and 0 < x <= _INT32_MAX else 0 for x in column], dtype=np.int64
+    )
+
+
+def _numbers(column: tuple[Any, ...]) -> npt.NDArray[np.float64]:
+    """Values as float64; anything `_number` would refuse for its type becomes NaN."""
+    if set(map(type, column)) == {float}:
+        return np.array(column, dtype=np.float64)
+    nan = math.nan
+    return np.array(
+        [
+            x if type(x) is float else float(x) if type(x) is int and abs(x) <= 10**15 else nan
+            for x in column
+        ],
+        dtype=np.float64,
+    )
+
+
+def _timestamps(
+    column: tuple[Any, ...], limits: Limits, now: datetime, interval: timedelta | None
+) -> npt.NDArray[np.int64]:
+    """Epoch microseconds; -1 where `_timestamp` or the grid rule would refuse.
+
+    Each distinct string is checked once by the per-reading rules themselves (a
+    gateway batch carries one or a few timestamps), so the rules cannot drift.
+    """
+    seen: dict[str, int] = {}
+
+    def check(text: str) -> int:
+        try:
+            moment = _timestamp({"ts": text}, limits, now)
+        except _Invalid:
+            return -1
+        micros = (moment - _EPOCH) // _US
+        if interval is not None and (moment - _EPOCH) % interval:
+            return -1
+        return micros
+
+    if set(map(type, column)) == {str}:
+        checked = {text: check(text) for text in set(column)}
+        return np.array(list(map(checked.__getitem__, column)), dtype=np.int64)
+    for text in column:
+        if type(text) is str and text not in seen:
+            seen[text] = check(text)
+    return np.array([seen[text] if type(text) is str else -1 for text in column], dtype=np.int64)
+
+
+def _owned(
+    ids: npt.NDArray[np.int64], sorted_ids: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.intp]]:
+    """Which ids are in ``sorted_ids``, and where."""
+    if not len(sorted_ids):
+        return np.zeros(len(ids), dtype=np.bool_), np.zeros(len(ids), dtype=np.intp)
+    where = np.searchsorted(sorted_ids, ids).clip(0, len(sorted_ids) - 1)
+    return sorted_ids[where] == ids, where
+
+
+def decode_many(
+    messages: Sequence[tuple[str, bytes]],
+    *,
+    limits: Limits,
+    now: datetime,
+    fleet: Fleet,
+    interval: timedelta | None = None,
+) -> DecodedMany:
+    """`decode` for many messages at once, validated column by column.
+
+    Each message is parsed once (``json.loads``); the readings of all of them are
+    then checked as arrays: types, finiteness, physical bounds, meter ids and
+    ownership (known meter, the topic's feeder, a single reading's own topic),
+    the time window and the grid. Only what fails a check goes through the
+    per-reading rules of `decode`, which name the reason, so the reasons are
+    exactly `decode`'s; so is every message whose envelope or topic is anything
+    but the plain shape (a single reading on its meter's topic, a batch on a
+    gateway topic). The readings and rejects are `decode`'s, in the same order.
+    """
+    rows = _Rows()
+    outcomes: list[Decoded | None] = []  # per message: whole outcome via `decode`, or rows
+    for index, (topic, payload) in enumerate(messages):
+        outcomes.append(_gather(index, topic, payload, rows, limits, now, fleet, interval))
+    ok, columns = _check(rows, limits, now, fleet, interval)
+    # The rows that failed a check, and every message that took `decode`, by the old rules.
+    extra: dict[int, list[tuple[int, Reading]]] = {}  # message -> (position, reading)
+    refused: dict[int, list[tuple[int, Reject]]] = {}
+    for row in np.flatnonzero(~ok).tolist():
+        message, position = rows.message[row], rows.position[row]
+        topic, payload = messages[message]
+        if position < 0:  # a single reading: the message is the reading
+            outcomes[message] = _decode_one(topic, payload, limits, now, fleet, interval)
+            continue
+        item = rows.items[row]
+        try:
+            reading = parse_reading(item, limits, now, fleet.known)
+            _on_feeder(reading, topic_feeder(topic), fleet.feeders)
+            _on_grid(reading, interval)
+            extra.setdefault(message, []).append((position, reading))
+        except _Invalid as exc:
+            element = json.dumps(item, separators=(",", ":")).encode()
+            reject = Reject(topic, element, f"readings[{position}]: {exc}")
+            refused.setdefault(message, []).append((position, reject))
+    message_of = np.array(rows.message, dtype=np.int32)
+    decided = np.array([outcome is not None for outcome in outcomes], dtype=np.bool_)
+    keep = ok & ~decided[message_of]  # a single re-decoded whole is no longer a row here
+    frame = pl.DataFrame(
+        {
+            "timestamp": columns["ts"][keep],
+            "meter_id": columns["meter_id"][keep].astype(np.int32),
+            **{name: columns[name][keep] for name in READING_FIELDS},
+            "message": message_of[keep],
+            "_position": np.array(rows.position, dtype=np.int32)[keep],
+        }
+    ).with_columns(pl.col("timestamp").cast(pl.Datetime("us")).dt.replace_time_zone("UTC"))
+    rejects: list[Reject] = []
+    more: list[tuple[Any, ...]] = []
+    for index, outcome in enumerate(outcomes):
+        if outcome is not None:
+            rejects.extend(outcome.rejects)
+            more.extend((*r, index, i) for i, r in enumerate(outcome.readings))
+        rejects.extend(reject for _, reject in sorted(refused.get(index, ()), key=_first))
+        more.extend((*r, index, position) for position, r in extra.get(index, ()))
+    if more:
+        added = pl.DataFrame(more, schema={**COLUMNS, "_position": pl.Int32}, orient="row")
+        frame = pl.concat([frame, added]).sort("message", "_position", maintain_order=True)
+    return DecodedMany(frame.drop("_position"), rejects)
+
+
+def _first(pair: tuple[int, Reject]) -> int:
+    return pair[0]
+
+
+def _decode_one(
+    topic: str,
+    payload: bytes,
+    limits: Limits,
+    now: datetime,
+    fleet: Fleet,
+    interval: timedelta | None,
+) -> Decoded:
+    return decode(topic, payload, limits=limits, now=now, known_meters=fleet.known,
+                  feeders=fleet.feeders, interval=interval)  # fmt: skip
+
+
+def _gather(
+    index: int,
+    topic: str,
+    payload: bytes,
+    rows: _Rows,
+    limits: Limits,
+    now: datetime,
+    fleet: Fleet,
+    interval: timedelta | None,
+) -> Decoded | None:
+    """Parse one message: its readings join ``rows`` (None), or its outcome is decided.
+
+    Anything but the plain shape is decided by `decode` itself (it parses again;
+    such messages are rare and their reasons must be exactly `decode`'s).
+    """
+    try:
+        obj = _load(payload, limits)
+        _version(obj)
+    except _Invalid as exc:
+        return Decoded([], [Reject(topic, payload, str(exc))])
+    segment, feeder = topic_meter(topic), topic_feeder(topic)
+    if segment is None or feeder is None:
+        return _decode_one(topic, payload, limits, now, fleet, interval)
+    code = fleet.feeder_names.get(feeder, -2)
+    if "readings" not in obj:
+        expect = _canonical_id(segment)
+        if not expect:
+            return _decode_one(topic, payload, limits, now, fleet, interval)
+        rows.items.append(obj)
+        rows.message.append(index)
+        rows.position.append(-1)
+        rows.expect.append(expect)
+        rows.feeder.append(code)
+        return None
+    items = obj["readings"]
+    if (
+        not is_gateway_segment(segment)
+        or not isinstance(items, list)
+        or not 0 < len(items) <= limits.max_batch
+    ):
+        return _decode_one(topic, payload, limits, now, fleet, interval)
+    count = len(items)
+    rows.items.extend(items)
+    rows.message.extend([index] * count)
+    rows.position.extend(range(count))
+    rows.expect.extend([0] * count)
+    rows.feeder.extend([code] * count)
+    return None
+
+
+def _check(
+    rows: _Rows, limits: Limits, now: datetime, fleet: Fleet, interval: timedelta | None
+) -> tuple[npt.NDArray[np.bool_], dict[str, npt.NDArray[Any]]]:
+    """Every rule of `parse_reading`, `_on_feeder`, `_on_grid` and the single
+    binding, as arrays: True where a row passes them all (a row may fail here and
+    still pass the per-reading rules, e.g. an integer beyond 1e15 checks; never
+    the reverse)."""
+    items = rows.items
+    count = len(items)
+    if set(map(type, items)) == {dict}:
+        try:
+            table = list(map(_ROW, items))
+        except KeyError:
+            table = [tuple(o.get(k) for k in _FIELDS) for o in items]
+    else:
+        table = [
+            tuple(o.get(k) for k in _FIELDS) if type(o) is dict else (None,) * len(_FIELDS)
+            for o in items
+        ]
+    fields = list(zip(*table, strict=True)) if count else [()] * len(_FIELDS)
+    ids = _ids(fields[0])
+    ok = (ids > 0) & (ids <= _INT32_MAX)
+    if fleet.known is not None:
+        known, _ = _owned(ids, fleet.known_ids)
+        ok &= known
+    if fleet.feeders is not None:
+        found, where = _owned(ids, fleet.feeder_ids)
+        codes = fleet.feeder_codes[where] if len(fleet.feeder_ids) else -1
+        meter_feeder = np.where(found, codes, -1)
+        topic_feeder_code = np.array(rows.feeder, dtype=np.int32)
+        ok &= (meter_feeder < 0) | (meter_feeder == topic_feeder_code)
+    expect = np.array(rows.expect, dtype=np.int64)
+    ok &= (expect == 0) | (expect == ids)
+    micros = _timestamps(fields[1], limits, now, interval)
+    ok &= micros >= 0
+    columns: dict[str, npt.NDArray[Any]] = {"meter_id": ids, "ts": micros}
+    with np.errstate(invalid="ignore"):
+        for name, column in zip(READING_FIELDS, fields[2:], strict=True):
+            values = _numbers(column)
+            low, high = limits.bounds(name)
+            ok &= np.isfinite(values) & (values >= low) & (values <= high)
+            columns[name] = values
+    return ok, columns
