@@ -4,12 +4,15 @@ Threads and their single jobs:
 
 * paho's **network thread** only enqueues deliveries (``on_message`` never
   touches the database, never blocks: ``put_nowait`` on a bounded queue);
-* the **writer thread** takes batches (bounded by size or time), validates them
-  column by column (`payload.decode_many`: one JSON parse per message, then
-  every rule on arrays; only offending readings take the per-reading rules,
-  which name the reason), writes readings and rejects in ONE transaction
-  (``INSERT ... ON CONFLICT DO NOTHING`` on ``(meter_id, timestamp)``), and only
-  after the commit sends the PUBACKs (paho ``manual_ack``).
+* the **validator thread** takes batches (bounded by size or time) and
+  validates them column by column (`payload.decode_many`: one JSON parse per
+  message, then every rule on arrays; only offending readings take the
+  per-reading rules, which name the reason), handing each batch on in order;
+* the **writer thread** writes a batch's readings and rejects in ONE
+  transaction (``INSERT ... ON CONFLICT DO NOTHING`` on ``(meter_id,
+  timestamp)``), and only after the commit sends the PUBACKs (paho
+  ``manual_ack``). While it waits for the database, the validator prepares the
+  next batch: the two overlap instead of taking turns.
 
 Why nothing is lost: the session is persistent (fixed client id; MQTT 3.1.1
 ``clean_session=False``, MQTT 5 ``clean_start=False`` + session expiry), so a
@@ -54,7 +57,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import paho.mqtt.client as mqtt
 import polars as pl
@@ -167,6 +170,19 @@ class Delivery(NamedTuple):
     retained: bool = False  # a retained message replayed by the broker: ignored
 
 
+class Validated(NamedTuple):
+    """A batch of deliveries as the validator hands it to the writer."""
+
+    batch: list[Delivery]
+    readings: pl.DataFrame  # `payload.COLUMNS`
+    rejects: list[Reject]
+    topics: list[str]  # the topic of each live delivery (``readings["message"]`` indexes it)
+
+
+#: What the writer gets from its queue when nothing arrived (not a batch, not the end).
+_IDLE: Final = Validated([], pl.DataFrame(schema=COLUMNS), [], [])
+
+
 class IngestConsumer:
     """One ingestion run: `start()`, then `stop()` (or `run(duration)`), returns counters."""
 
@@ -195,8 +211,16 @@ class IngestConsumer:
         self._known_at = 0.0
         self._started_at = 0.0
         self._processed = 0  # deliveries committed (or left for redelivery while stopping)
+        self._taken = 0  # deliveries the validator took off the queue
         self._next_heartbeat = 0.0  # monotonic time the run's row is due for its counters
         self._ended = False  # the run's row is closed
+        # Two stages, so validating a batch (Python) overlaps committing the one before it
+        # (the database): at most two batches wait between them. One writer keeps the
+        # commits in delivery order (the first write of a key wins).
+        self._validated: queue.Queue[Validated | None] = queue.Queue(maxsize=2)
+        self._validator = threading.Thread(
+            target=self._validate_loop, name="ingest-validator", daemon=True
+        )
         self._thread = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
         self._client = self._make_client()
 
@@ -306,6 +330,7 @@ class IngestConsumer:
         self._next_heartbeat = time.monotonic() + self.config.heartbeat_s
         self._refresh_meters()
         self._thread.start()
+        self._validator.start()
         self._client.connect_async(
             self.address.host,
             self.address.port,
@@ -317,6 +342,7 @@ class IngestConsumer:
         if not self._subscribed.wait(timeout):
             self._client.loop_stop()
             self._stopping.set()
+            self._validator.join()
             self._thread.join()
             self._finish(f"no subscription on {self.address} within {timeout:.0f} s")
             raise ConnectionError(
@@ -350,6 +376,7 @@ class IngestConsumer:
         """
         self._draining.set()
         self._stopping.set()
+        self._validator.join()
         self._thread.join()
         self._client.disconnect()
         self._client.loop_stop()
@@ -409,15 +436,51 @@ class IngestConsumer:
 
     # ------------------------------------------------------------------ writer side
 
-    def _write_loop(self) -> None:
+    def _validate_loop(self) -> None:
+        """Validator thread: batches off the queue, validated, handed to the writer in order.
+
+        It ends once stopping and the queue is drained (or the writer failed), and
+        always tells the writer so (``None``), which then ends after what it holds.
+        """
         try:
-            while True:
+            while self._failure is None:
                 batch = self._next_batch()
                 if batch:
-                    self._process(batch)
+                    self._handoff(self._prepare(batch))
                 elif self._stopping.is_set():
                     return
-                if self._resync.is_set() and self._queue.empty() and not self._stopping.is_set():
+        except BaseException as exc:  # surfaced by run()/stop(); never silently dies
+            logger.exception("ingest validator failed")
+            self._failure = exc
+        finally:
+            self._handoff(None)
+
+    def _handoff(self, item: Validated | None) -> None:
+        """Put on the writer's queue; give up only if the writer is gone."""
+        while True:
+            try:
+                self._validated.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                if not self._thread.is_alive():
+                    return  # the writer failed: what is not committed stays unacknowledged
+
+    def _write_loop(self) -> None:
+        """Writer thread: commits validated batches in the order they were taken, then acks."""
+        try:
+            while True:
+                try:
+                    item = self._validated.get(timeout=0.1)
+                except queue.Empty:
+                    item = _IDLE
+                if item is None:
+                    return  # the validator ended (stopping, or it failed)
+                if item is not _IDLE:
+                    self._process(item)
+                # Nothing queued and every delivery taken is acknowledged: reconnecting now
+                # loses no acknowledgement (they are only valid on their connection).
+                idle = self._queue.empty() and self._processed >= self._taken
+                if self._resync.is_set() and idle and not self._stopping.is_set():
                     self._reconnect_for_redelivery()
                 if time.monotonic() >= self._next_heartbeat and not self._stopping.is_set():
                     self._heartbeat()  # idle (or the batch went row by row): a row of its own
@@ -435,6 +498,7 @@ class IngestConsumer:
             first = self._queue.get(timeout=0.1)
         except queue.Empty:
             return []
+        self._taken += 1
         batch = [first]
         size = len(first.payload)
         deadline = time.monotonic() + self.config.batch_ms / 1000
@@ -449,6 +513,7 @@ class IngestConsumer:
                     item = self._queue.get(timeout=remaining)
                 except queue.Empty:
                     break
+            self._taken += 1
             batch.append(item)
             size += len(item.payload)
         return batch
@@ -503,18 +568,24 @@ class IngestConsumer:
             rejects.extend(result.rejects)
         return pl.DataFrame(rows, schema=COLUMNS, orient="row"), rejects
 
-    def _process(self, batch: list[Delivery]) -> None:
+    def _prepare(self, batch: list[Delivery]) -> Validated:
+        """Validator thread: one batch's readings and rejects, against a fresh fleet."""
         if time.monotonic() - self._known_at > self.config.meters_refresh_s:
             self._refresh_meters()
         began = time.perf_counter()
-        retained = sum(1 for d in batch if d.retained)
         readings, rejects, topics = self._validate(batch)
         if any(r.reason.startswith(_UNKNOWN_METER) or " is not on feeder " in r.reason
                for r in rejects) and time.monotonic() - self._known_at > 5.0:  # fmt: skip
             self._refresh_meters()  # a meter added (or moved) since the last refresh
             readings, rejects, topics = self._validate(batch)
+        self.counters.validate_s += time.perf_counter() - began
+        return Validated(batch, readings, rejects, topics)
+
+    def _process(self, item: Validated) -> None:
+        """Writer thread: commit one validated batch, then acknowledge its deliveries."""
+        batch, readings, rejects, topics = item
+        retained = sum(1 for d in batch if d.retained)
         started = time.perf_counter()
-        self.counters.validate_s += started - began
         committed_counts = self._commit(readings, rejects, topics)
         self.counters.write_s += time.perf_counter() - started
         if committed_counts is None:
