@@ -173,3 +173,27 @@ def test_wal_is_checkpointed_between_clients(
         left = conn.execute(WAL_SINCE_CHECKPOINT).fetchone()
         assert conn.execute("SELECT count(*) FROM wal_filler").fetchone() == (50000,)
     assert left is not None and left[0] < 2**20
+
+
+def test_wal_is_checkpointed_after_the_interval_when_little_was_written(
+    fresh_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Live ingestion writes a trickle (a day of 500 meters: about 60 MB of WAL), so the
+    # size trigger never fired and a crash replayed the whole day (restart 6.1 s). The
+    # time trigger checkpoints once CHECKPOINT_INTERVAL_S passed and anything was written.
+    monkeypatch.setattr(engine, "CHECKPOINT_WAL_MB", 0)
+    monkeypatch.setattr(engine, "CHECKPOINT_INTERVAL_S", 2)
+    status, _ = engine.start(load_settings(fresh_env))
+    with psycopg.connect(status.url) as conn:
+        conn.execute("CREATE TABLE trickle AS SELECT g FROM generate_series(1, 2000) g")
+        written = conn.execute(WAL_SINCE_CHECKPOINT).fetchone()
+    assert written is not None and written[0] > 8192
+    time.sleep(2.5)
+    with psycopg.connect(status.url):
+        pass  # handed back after the interval: checkpointed before the next client
+    with psycopg.connect(status.url) as conn:
+        left = conn.execute(WAL_SINCE_CHECKPOINT).fetchone()
+        assert conn.execute("SELECT count(*) FROM trickle").fetchone() == (2000,)
+    assert left is not None and left[0] < written[0]
+    log = load_settings(fresh_env).log_dir / "db.log"
+    assert "checkpoint (time)" in log.read_text()

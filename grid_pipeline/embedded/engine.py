@@ -49,6 +49,10 @@ IDLE_SESSION_TIMEOUT_S = 2.0
 # 89 MB after `grid-pipeline generate`) and what crash recovery replays; each one
 # took 50-160 ms there.
 CHECKPOINT_WAL_MB = 64
+# ... and once this long passed since the last one with anything written (PostgreSQL's
+# checkpoint_timeout): a day of live readings (500 meters, about 60 MB of WAL) never
+# reaches 64 MB, and a crash then replayed all of it (restart 6.1 s instead of 0.6 s).
+CHECKPOINT_INTERVAL_S = 300
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,7 @@ def _spec(settings: Settings, password_file: Path | None = None) -> ServiceSpec:
             "--idle-in-transaction-timeout-ms", str(round(IDLE_IN_TRANSACTION_TIMEOUT_S * 1000)),
             "--idle-session-timeout-ms", str(round(IDLE_SESSION_TIMEOUT_S * 1000)),
             "--checkpoint-wal-mb", str(CHECKPOINT_WAL_MB),
+            "--checkpoint-interval-s", str(CHECKPOINT_INTERVAL_S),
             *password_args,
         ],
         state_file=state_file,

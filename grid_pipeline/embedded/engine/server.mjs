@@ -31,15 +31,18 @@
 // Checkpoints: PGlite runs no checkpointer (a standalone backend never requests
 // one by itself), so without help WAL grows with every write (16 GB after a 10x
 // load) and crash recovery replays all of it. Between two clients, once more than
-// --checkpoint-wal-mb of WAL was written since the last checkpoint, the server
-// runs CHECKPOINT before handing the session on; closing the database at a clean
-// stop checkpoints too. 0 disables the trigger.
+// --checkpoint-wal-mb of WAL was written since the last checkpoint, or once
+// --checkpoint-interval-s passed since it and anything was written (PostgreSQL's
+// checkpoint_timeout, so a slow trickle of live readings is not replayed for
+// hours), the server runs CHECKPOINT before handing the session on; closing the
+// database at a clean stop checkpoints too. 0 disables a trigger.
 //
 // Usage: node server.mjs --data-dir DIR --state-file FILE --port N
 //                        [--host 127.0.0.1] [--queue-timeout-ms 120000]
 //                        [--idle-in-transaction-timeout-ms 10000]
 //                        [--idle-session-timeout-ms 2000]
 //                        [--password-file FILE] [--checkpoint-wal-mb 64]
+//                        [--checkpoint-interval-s 300]
 // Prints one line "READY <port>" on stdout once it accepts connections.
 // SIGTERM/SIGINT close the database cleanly (data persists in --data-dir).
 
@@ -66,6 +69,7 @@ const { values: opts } = parseArgs({
     "idle-session-timeout-ms": { type: "string", default: "2000" },
     "password-file": { type: "string" },
     "checkpoint-wal-mb": { type: "string", default: "64" },
+    "checkpoint-interval-s": { type: "string", default: "300" },
   },
 });
 const dataDir = path.resolve(opts["data-dir"]);
@@ -93,6 +97,13 @@ const checkpointWalMb = Number(opts["checkpoint-wal-mb"]);
 if (!/^\d+$/.test(opts["checkpoint-wal-mb"]) || checkpointWalMb > 1_000_000) {
   fail(1, `--checkpoint-wal-mb ${opts["checkpoint-wal-mb"]}: must be an integer from 0 to 1000000 (MB)`);
 }
+const checkpointIntervalS = Number(opts["checkpoint-interval-s"]);
+if (!/^\d+$/.test(opts["checkpoint-interval-s"]) || checkpointIntervalS > 86_400) {
+  fail(1, `--checkpoint-interval-s ${opts["checkpoint-interval-s"]}: must be an integer from 0 to 86400 (s)`);
+}
+// WAL a checkpoint leaves behind itself (its own record): below this, nothing was written.
+const CHECKPOINT_RECORD_BYTES = 8192;
+let lastCheckpointAt = Date.now();
 
 /** The password from --password-file (deleted once read), or null: trust every client. */
 function readPassword() {
@@ -206,15 +217,21 @@ async function walSinceCheckpoint() {
   return rows[0].bytes;
 }
 
-/** CHECKPOINT once more than --checkpoint-wal-mb of WAL was written since the last one. */
+/** CHECKPOINT once more than --checkpoint-wal-mb of WAL was written since the last
+ * one, or --checkpoint-interval-s passed since it and anything was written. */
 async function checkpointIfDue() {
-  if (!checkpointWalMb) return;
+  if (!checkpointWalMb && !checkpointIntervalS) return;
   try {
     const bytes = await walSinceCheckpoint();
-    if (bytes < checkpointWalMb * 2 ** 20) return;
+    const bySize = checkpointWalMb && bytes >= checkpointWalMb * 2 ** 20;
+    const byTime = checkpointIntervalS && bytes > CHECKPOINT_RECORD_BYTES
+      && Date.now() - lastCheckpointAt >= checkpointIntervalS * 1000;
+    if (!bySize && !byTime) return;
     const started = Date.now();
     await db.exec("CHECKPOINT");
-    console.log(`checkpoint: ${Math.round(bytes / 2 ** 20)} MB of WAL since the last one, ${Date.now() - started} ms`);
+    lastCheckpointAt = Date.now();
+    const mb = (bytes / 2 ** 20).toFixed(1);
+    console.log(`checkpoint (${bySize ? "WAL size" : "time"}): ${mb} MB of WAL since the last one, ${lastCheckpointAt - started} ms`);
   } catch (err) {
     console.error(`checkpoint failed (retried after the next client): ${err?.message ?? err}`);
   }
@@ -603,6 +620,7 @@ server.listen(Number(opts.port), opts.host, () => {
   const state = { pid: process.pid, host: opts.host, port, data_dir: dataDir, started_at: new Date().toISOString() };
   fs.writeFileSync(stateFile + ".tmp", JSON.stringify(state));
   fs.renameSync(stateFile + ".tmp", stateFile);
+  lastCheckpointAt = Date.now(); // boot ran recovery and its own checkpoint
   console.log(`READY ${port}`);
 });
 
