@@ -18,8 +18,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 import psycopg
@@ -91,6 +92,49 @@ def _run(text: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
 def _filters(classes: Sequence[str], feeders: Sequence[str]) -> dict[str, list[str]]:
     """Sidebar filters as bound array parameters (an empty list means "all")."""
     return {"classes": list(classes), "feeders": list(feeders)}
+
+
+DAY = timedelta(days=1)
+
+
+def whole_days(start: datetime, end: datetime, tz: str = "UTC") -> dict[str, datetime]:
+    """The longest run of whole local days of `tz` inside [start, end) that are also whole UTC
+    days, as the bound parameters `days_from` and `days_to` (UTC midnights).
+
+    The per-day aggregates (meter_daily_stats, meter_daily_peak) have UTC-day buckets: the
+    queries read those days there and only the rest of the window, [start, days_from) and
+    [days_to, end), from the hourly or 15-minute aggregate, which gives the same sums and
+    extremes from far fewer rows. A UTC day is also one local day only where local midnight
+    is a UTC midnight and the day has 24 hours (UTC, Europe/London in winter); in any other
+    zone there is no such day and `days_from = days_to = start`, so everything comes from the
+    finer aggregate as before.
+    """
+    zone = ZoneInfo(tz)
+    best = (start, start)
+    run_from: datetime | None = None
+    day, last = start.astimezone(zone).date(), end.astimezone(zone).date()
+    while day <= last:
+        lo = datetime.combine(day, time(), zone).astimezone(UTC)
+        hi = datetime.combine(day + DAY, time(), zone).astimezone(UTC)
+        if start <= lo and hi <= end and hi - lo == DAY and lo.time() == time():
+            run_from = lo if run_from is None else run_from
+            if hi - run_from > best[1] - best[0]:
+                best = (run_from, hi)
+        else:
+            run_from = None
+        day += DAY
+    return {"days_from": best[0], "days_to": best[1]}
+
+
+def _local_midnight(day: date, tz: str) -> datetime:
+    """The start of a local day of `tz`, in UTC (the SQL's `day::timestamp AT TIME ZONE tz`)."""
+    return datetime.combine(day, time(), ZoneInfo(tz)).astimezone(UTC)
+
+
+def _floor_hour(moment: datetime) -> datetime:
+    """`time_bucket('1 hour', moment)`: the whole UTC hour the instant falls in."""
+    moment = moment.astimezone(UTC)
+    return moment.replace(minute=0, second=0, microsecond=0)
 
 
 # --- fleet and extent ---------------------------------------------------------------------------
@@ -204,7 +248,9 @@ def daily_energy(
     """kWh per local day x class x feeder for local days [start_day, end_day), readings
     before `cut` only; `complete` marks the days wholly inside the data set."""
     params = {"tz": tz, "start_day": start_day, "end_day": end_day, "cut": cut}
-    return _frame("dashboard_daily_energy", params | _filters(classes, feeders))
+    start, end = _local_midnight(start_day, tz), _local_midnight(end_day, tz)
+    days = whole_days(start, _floor_hour(min(end, cut)), tz)  # inside the hourly part
+    return _frame("dashboard_daily_energy", params | days | _filters(classes, feeders))
 
 
 # --- meter trends -------------------------------------------------------------------------------
@@ -284,7 +330,7 @@ def top_consumers(
     limit: int = 15,
 ) -> pl.DataFrame:
     """The meters with the largest imported energy in the window."""
-    params = _window(tz, start, end, classes, feeders) | {"limit": limit}
+    params = _window(tz, start, end, classes, feeders) | whole_days(start, end) | {"limit": limit}
     return _frame("dashboard_insights_top_consumers", params)
 
 
@@ -293,7 +339,8 @@ def solar_export(
     tz: str, start: datetime, end: datetime, classes: tuple[str, ...], feeders: tuple[str, ...]
 ) -> pl.DataFrame:
     """Export and import of the PV meters per local day and class."""
-    return _frame("dashboard_insights_solar_export", _window(tz, start, end, classes, feeders))
+    params = _window(tz, start, end, classes, feeders) | whole_days(start, end, tz)
+    return _frame("dashboard_insights_solar_export", params)
 
 
 @st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
@@ -301,7 +348,8 @@ def voltage_quality(
     tz: str, start: datetime, end: datetime, classes: tuple[str, ...], feeders: tuple[str, ...]
 ) -> pl.DataFrame:
     """Share of readings outside +-10 % of nominal voltage, per feeder."""
-    return _frame("dashboard_insights_voltage_quality", _window(tz, start, end, classes, feeders))
+    params = _window(tz, start, end, classes, feeders) | whole_days(start, end)
+    return _frame("dashboard_insights_voltage_quality", params)
 
 
 @st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
@@ -309,7 +357,8 @@ def peak_demand(
     tz: str, start: datetime, end: datetime, classes: tuple[str, ...], feeders: tuple[str, ...]
 ) -> pl.DataFrame:
     """Highest 15-minute mean power per meter and its share of rated power."""
-    return _frame("dashboard_insights_peak_demand", _window(tz, start, end, classes, feeders))
+    params = _window(tz, start, end, classes, feeders) | whole_days(start, end)
+    return _frame("dashboard_insights_peak_demand", params)
 
 
 # --- data quality -------------------------------------------------------------------------------
@@ -327,7 +376,8 @@ def completeness(
     """Readings per meter and local day against the readings expected (one per ended
     interval inside the data set); days that expect none are left out."""
     params = {"tz": tz, "start_day": start_day, "end_day": end_day, "interval": interval}
-    return _frame("dashboard_quality_completeness", params | _filters(classes, feeders))
+    days = whole_days(_local_midnight(start_day, tz), _local_midnight(end_day, tz), tz)
+    return _frame("dashboard_quality_completeness", params | days | _filters(classes, feeders))
 
 
 @st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)

@@ -95,9 +95,54 @@ def test_the_table_holds_integers_in_stored_units(loaded: Loaded) -> None:
     )  # fmt: skip
 
 
-def test_daily_energy_per_meter_day_is_the_generated_sum(loaded: Loaded) -> None:
+def materialize_daily(db: Database, materialized: bool) -> None:
+    """Refresh the per-day aggregates of migration 010 (or leave them as they are).
+
+    Unrefreshed they answer in real time from the hourly and 15-minute aggregates;
+    refreshed, the dashboard reads their materialised whole days. Both must give the
+    generated frame's numbers. (Refreshing twice is harmless: nothing changed.)
+    """
+    if not materialized:
+        return
+    with connect(db, autocommit=True) as conn:
+        for name in ("meter_daily_stats", "meter_daily_peak", "fleet_hourly_by_group"):
+            conn.execute("CALL refresh_continuous_aggregate(%s::regclass, NULL, now())", (name,))
+
+
+def test_whole_days_are_local_days_that_are_utc_days() -> None:
+    """The per-day aggregates' buckets are UTC days: a window uses them only for local days
+    that begin at a UTC midnight and last 24 hours, inside the window; else none."""
+    start = datetime(2026, 11, 20, 9, 45, tzinfo=UTC)
+    end = datetime(2026, 11, 27, 9, 45, tzinfo=UTC)
+    assert data.whole_days(start, end) == {
+        "days_from": datetime(2026, 11, 21, tzinfo=UTC),
+        "days_to": datetime(2026, 11, 27, tzinfo=UTC),
+    }
+    assert data.whole_days(start, end, "Europe/London") == data.whole_days(start, end)
+    # Berlin's midnight is 23:00 UTC: no local day is a UTC day, so nothing is read per day.
+    assert data.whole_days(start, end, "Europe/Berlin") == {"days_from": start, "days_to": start}
+    # London leaves summer time on 2026-10-25 (a 25-hour day): whole days begin after it.
+    autumn = data.whole_days(
+        datetime(2026, 10, 22, tzinfo=UTC), datetime(2026, 10, 29, tzinfo=UTC), "Europe/London"
+    )
+    assert autumn == {
+        "days_from": datetime(2026, 10, 26, tzinfo=UTC),
+        "days_to": datetime(2026, 10, 29, tzinfo=UTC),
+    }
+    # Less than a day: nothing per day.
+    short = (start, start + timedelta(hours=20))
+    assert data.whole_days(*short) == {"days_from": start, "days_to": start}
+
+
+@pytest.mark.parametrize("materialized", [False, True], ids=["real-time", "materialized"])
+def test_daily_energy_per_meter_day_is_the_generated_sum(
+    loaded: Loaded, materialized: bool
+) -> None:
     """kWh per UTC day, class and feeder: the generated frame's sum, whole days and the
-    partial first and last day alike (aggregate part plus raw tail)."""
+    partial first and last day alike (per-day aggregate for the whole days, hourly
+    aggregate for the rest, raw tail), and so are the readings per meter and day that
+    Data quality counts; with the per-day aggregates unrefreshed and refreshed."""
+    materialize_daily(loaded.db, materialized)
     start, end = loaded.window
     first_day, end_day = start.date(), end.date() + timedelta(days=1)
     daily = fresh(data.daily_energy, "UTC", first_day, end_day, end, (), ())
@@ -112,6 +157,14 @@ def test_daily_energy_per_meter_day_is_the_generated_sum(loaded: Loaded) -> None
         daily.select("day", "customer_class", "feeder", "energy_kwh"), expected,
         check_exact=False, abs_tol=1e-6, rel_tol=0,
     )  # fmt: skip
+
+    complete = fresh(data.completeness, "UTC", first_day, end_day, INTERVAL, (), ())
+    counts = (
+        loaded.readings.group_by("meter_id", pl.col("timestamp").dt.date().alias("day"))
+        .agg(pl.len().alias("readings"))
+        .sort("meter_id", "day")
+    )
+    assert_frame_equal(complete.select("meter_id", "day", "readings"), counts, check_dtypes=False)
 
 
 def test_live_latest_reading_is_the_last_generated_one(loaded: Loaded) -> None:
@@ -208,11 +261,18 @@ def test_meter_trends_raw_and_hourly_are_in_display_units(loaded: Loaded) -> Non
     )  # fmt: skip
 
 
-def test_insights_are_in_kw_and_kwh(loaded: Loaded) -> None:
-    """Top consumers, solar export, voltage quality and peak demand against the frame,
-    over whole hours (the aggregates' buckets start at or after the window's start)."""
+@pytest.mark.parametrize("materialized", [False, True], ids=["real-time", "materialized"])
+def test_insights_are_in_kw_and_kwh(loaded: Loaded, materialized: bool) -> None:
+    """Top consumers, solar export, voltage quality, the weekly load pattern (all meters and one
+    class) and peak demand against the frame,
+    over whole hours (the aggregates' buckets start at or after the window's start). The
+    window holds a whole UTC day, read from the per-day aggregates (unrefreshed and
+    refreshed), and partial days on both sides, read from the hourly and 15-minute ones."""
+    materialize_daily(loaded.db, materialized)
     start = loaded.window[0].replace(minute=0) + timedelta(hours=1)
     window = ("UTC", start, loaded.window[1], (), ())
+    days = data.whole_days(start, loaded.window[1])
+    assert days["days_from"] > start and days["days_to"] < loaded.window[1]
     readings = loaded.readings.filter(pl.col("timestamp") >= start)
     by_meter = readings.group_by("meter_id").agg(
         pl.col("energy").clip(lower_bound=0).sum().alias("import_kwh"),
@@ -246,6 +306,33 @@ def test_insights_are_in_kw_and_kwh(loaded: Loaded) -> None:
     assert quality.get_column("min_voltage_pu").min() == pytest.approx(pu.min().item(), abs=1e-12)
     assert quality.get_column("max_voltage_pu").max() == pytest.approx(pu.max().item(), abs=1e-12)
     assert quality.get_column("out_of_band").sum() == 0
+
+    for classes in ((), (str(loaded.fleet.get_column("customer_class").min()),)):
+        heat = fresh(data.load_heatmap, "UTC", start, loaded.window[1], classes, ())
+        floats(heat, "power_kw")
+        meters = loaded.fleet.filter(
+            pl.col("customer_class").is_in(list(classes)) if classes else pl.lit(True)
+        ).get_column("meter_id")
+        hourly = (  # energy_readings_hourly's avg_power: the mean of the 15-minute means
+            readings.filter(pl.col("meter_id").is_in(meters.implode()))
+            .group_by("meter_id", pl.col("timestamp").dt.truncate("15m"))
+            .agg(pl.col("power").mean())
+            .group_by("meter_id", pl.col("timestamp").dt.truncate("1h"))
+            .agg(pl.col("power").mean())
+        )
+        pattern = (
+            hourly.group_by("timestamp")
+            .agg(pl.col("power").sum())
+            .group_by(
+                pl.col("timestamp").dt.weekday().alias("weekday"),
+                pl.col("timestamp").dt.hour().alias("hour"),
+            )
+            .agg(pl.col("power").mean().alias("power_kw"))
+            .sort("weekday", "hour")
+        )
+        assert_frame_equal(
+            heat, pattern, check_dtypes=False, check_exact=False, abs_tol=1e-9, rel_tol=0
+        )
 
     peaks = fresh(data.peak_demand, *window).sort("meter_id")
     floats(peaks, "peak_kw", "peak_of_rated")

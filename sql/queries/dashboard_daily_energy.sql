@@ -5,14 +5,29 @@
 -- same part of a day, not with a whole one.
 --
 -- Whole hours are summed from the hourly aggregate with days cut at local midnight (exact for
--- whole-hour UTC offsets; the daily aggregate's buckets are UTC days); the part of the hour
--- before the cut comes from the raw readings. `complete` is true for a day that lies wholly
--- inside the data set: it began at or after the first reading and ended at or before the cut.
--- Energy is summed in the stored Wh (exact integers) and shown in kWh (/ 1000) as float8.
+-- whole-hour UTC offsets; the daily aggregates' buckets are UTC days); the part of the hour
+-- before the cut comes from the raw readings. Local days that are also whole UTC days
+-- ([days_from, days_to), found by the data layer: in UTC every day before the cut's; in other
+-- zones none) are read from meter_daily_stats instead of 24 hourly rows per meter: its
+-- net_energy is the same sum of the readings' Wh. `complete` is true for a day that lies
+-- wholly inside the data set: it began at or after the first reading and ended at or before
+-- the cut. Energy is summed in the stored Wh (exact integers) and shown in kWh (/ 1000) as
+-- float8.
 WITH energy AS (
-    SELECT h.meter_id, h.bucket AS t, h.total_energy AS wh
+    SELECT d.meter_id, d.bucket AS t, d.net_energy AS wh
+    FROM meter_daily_stats AS d
+    WHERE d.bucket >= %(days_from)s AND d.bucket < %(days_to)s
+    UNION ALL
+    SELECT h.meter_id, h.bucket, h.total_energy
     FROM energy_readings_hourly AS h
     WHERE h.bucket >= (%(start_day)s::date::timestamp AT TIME ZONE %(tz)s::text)
+      AND h.bucket < least(%(days_from)s, time_bucket('1 hour', least(
+            %(end_day)s::date::timestamp AT TIME ZONE %(tz)s::text, %(cut)s::timestamptz)))
+    UNION ALL
+    SELECT h.meter_id, h.bucket, h.total_energy
+    FROM energy_readings_hourly AS h
+    WHERE h.bucket >= greatest(%(days_to)s,
+            %(start_day)s::date::timestamp AT TIME ZONE %(tz)s::text)
       AND h.bucket < time_bucket('1 hour', least(
             %(end_day)s::date::timestamp AT TIME ZONE %(tz)s::text, %(cut)s::timestamptz))
     UNION ALL

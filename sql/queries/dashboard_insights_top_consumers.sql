@@ -1,5 +1,21 @@
--- Dashboard, Insights: the meters that imported the most energy in the window. Summed in the
--- stored Wh, shown in kWh (/ 1000).
+-- Dashboard, Insights: the meters that imported the most energy in the window (hourly buckets
+-- starting in [start, end)). The window's whole UTC days [days_from, days_to) come from
+-- meter_daily_stats, its other hours from meter_hourly_stats: the same sums from a fraction of
+-- the rows (days_from = days_to = start when there is no whole day). Summed in the stored Wh,
+-- shown in kWh (/ 1000).
+WITH s AS (
+    SELECT d.meter_id, d.import_energy, d.export_energy, d.net_energy
+    FROM meter_daily_stats AS d
+    WHERE d.bucket >= %(days_from)s AND d.bucket < %(days_to)s
+    UNION ALL
+    SELECT h.meter_id, h.import_energy, h.export_energy, h.net_energy
+    FROM meter_hourly_stats AS h
+    WHERE h.bucket >= %(start)s AND h.bucket < least(%(days_from)s, %(end)s)
+    UNION ALL
+    SELECT h.meter_id, h.import_energy, h.export_energy, h.net_energy
+    FROM meter_hourly_stats AS h
+    WHERE h.bucket >= greatest(%(days_to)s, %(start)s) AND h.bucket < %(end)s
+)
 SELECT
     m.meter_id,
     m.customer_class,
@@ -7,10 +23,9 @@ SELECT
     sum(s.import_energy)::float8 / 1000 AS import_kwh,
     sum(s.export_energy)::float8 / 1000 AS export_kwh,
     sum(s.net_energy)::float8 / 1000    AS net_kwh
-FROM meter_hourly_stats AS s
+FROM s
 JOIN meters AS m ON m.meter_id = s.meter_id
-WHERE s.bucket >= %(start)s AND s.bucket < %(end)s
-  AND (cardinality(%(classes)s::text[]) = 0 OR m.customer_class = ANY(%(classes)s::text[]))
+WHERE (cardinality(%(classes)s::text[]) = 0 OR m.customer_class = ANY(%(classes)s::text[]))
   AND (cardinality(%(feeders)s::text[]) = 0 OR m.feeder = ANY(%(feeders)s::text[]))
 GROUP BY m.meter_id, m.customer_class, m.feeder
 ORDER BY import_kwh DESC

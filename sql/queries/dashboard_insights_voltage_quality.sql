@@ -1,5 +1,21 @@
 -- Dashboard, Insights: per feeder, the share of readings with voltage outside +-10 percent of the
--- meter's nominal voltage, and the voltage extremes relative to nominal (stored 0.1 V / 10 = V).
+-- meter's nominal voltage, and the voltage extremes relative to nominal (stored 0.1 V / 10 = V),
+-- over the hourly buckets starting in [start, end). The window's whole UTC days
+-- [days_from, days_to) come from meter_daily_stats, its other hours from meter_hourly_stats:
+-- the same counts and extremes from a fraction of the rows.
+WITH s AS (
+    SELECT d.meter_id, d.readings, d.voltage_out_of_band, d.min_voltage, d.max_voltage
+    FROM meter_daily_stats AS d
+    WHERE d.bucket >= %(days_from)s AND d.bucket < %(days_to)s
+    UNION ALL
+    SELECT h.meter_id, h.readings, h.voltage_out_of_band, h.min_voltage, h.max_voltage
+    FROM meter_hourly_stats AS h
+    WHERE h.bucket >= %(start)s AND h.bucket < least(%(days_from)s, %(end)s)
+    UNION ALL
+    SELECT h.meter_id, h.readings, h.voltage_out_of_band, h.min_voltage, h.max_voltage
+    FROM meter_hourly_stats AS h
+    WHERE h.bucket >= greatest(%(days_to)s, %(start)s) AND h.bucket < %(end)s
+)
 SELECT
     m.feeder,
     sum(s.readings)::bigint                                         AS readings,
@@ -8,10 +24,9 @@ SELECT
         / nullif(sum(s.readings), 0)::float8)                       AS out_of_band_share,
     min(s.min_voltage::float8 / 10 / m.nominal_voltage)             AS min_voltage_pu,
     max(s.max_voltage::float8 / 10 / m.nominal_voltage)             AS max_voltage_pu
-FROM meter_hourly_stats AS s
+FROM s
 JOIN meters AS m ON m.meter_id = s.meter_id
-WHERE s.bucket >= %(start)s AND s.bucket < %(end)s
-  AND (cardinality(%(classes)s::text[]) = 0 OR m.customer_class = ANY(%(classes)s::text[]))
+WHERE (cardinality(%(classes)s::text[]) = 0 OR m.customer_class = ANY(%(classes)s::text[]))
   AND (cardinality(%(feeders)s::text[]) = 0 OR m.feeder = ANY(%(feeders)s::text[]))
 GROUP BY m.feeder
 ORDER BY m.feeder

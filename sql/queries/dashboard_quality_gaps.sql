@@ -47,12 +47,34 @@ hourly AS (
             time_bucket(%(interval)s::interval, now()))
     GROUP BY 1, 2
 ),
-gaps AS (
-    SELECT f.meter_id, f.feeder, h.hour, coalesce(c.readings, 0)::int AS readings, h.expected
+present AS MATERIALIZED (
+    -- Every meter-hour with readings lies in `hours` (it holds a reading inside the data set).
+    SELECT c.meter_id, f.feeder, c.bucket AS hour, c.readings, h.expected
+    FROM hourly AS c
+    JOIN fleet AS f ON f.meter_id = c.meter_id
+    JOIN hours AS h ON h.hour = c.bucket
+),
+holey AS (
+    -- Meters with fewer hours present than expected: only these can have hours with nothing.
+    -- Pairing every meter with every hour instead (a million pairs at 5,000 meters x a week)
+    -- cost most of the page's time.
+    SELECT f.meter_id, f.feeder
     FROM fleet AS f
+    LEFT JOIN (SELECT meter_id, count(*) AS n FROM present GROUP BY meter_id) AS p
+        ON p.meter_id = f.meter_id
+    WHERE coalesce(p.n, 0) < (SELECT count(*) FROM hours)
+),
+gaps AS (
+    SELECT meter_id, feeder, hour, readings::int AS readings, expected
+    FROM present
+    WHERE readings < expected
+    UNION ALL
+    SELECT f.meter_id, f.feeder, h.hour, 0, h.expected
+    FROM holey AS f
     CROSS JOIN hours AS h
-    LEFT JOIN hourly AS c ON c.meter_id = f.meter_id AND c.bucket = h.hour
-    WHERE coalesce(c.readings, 0) < h.expected
+    WHERE NOT EXISTS (
+        SELECT FROM present AS c WHERE c.meter_id = f.meter_id AND c.hour = h.hour
+    )
 )
 SELECT
     meter_id,
