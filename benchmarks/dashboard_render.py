@@ -11,6 +11,10 @@ navigation to the page's first Plotly chart and to the script finishing, on a
 
 The default data set is `grid-pipeline generate` (500 meters x 14 days x 5 min,
 2,016,000 rows) with the continuous aggregates refreshed. Printed, not a test.
+
+`--queries` also prints, per page, the median seconds of each statement of
+`sql/queries/dashboard_*.sql` over the cold renders (what the page waits for in
+the database; the rest of a cold render is Python, polars and Plotly).
 """
 
 from __future__ import annotations
@@ -22,8 +26,11 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from statistics import median
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -45,8 +52,37 @@ TITLES = {
 }  # fmt: skip
 
 
-def server_side(repeat: int) -> dict[str, tuple[list[float], list[float]]]:
-    """Per page: (cold render seconds, warm render seconds)."""
+#: Per page, per statement (`sql/queries/<name>.sql`): seconds of each cold render's run.
+QueryTimes = dict[str, dict[str, list[float]]]
+
+
+def timed_statements(into: dict[str, list[float]]) -> Callable[[], None]:
+    """Time every statement the data layer runs (`dashboard.data._frame`) into `into`;
+    returns the function that puts the original back."""
+    from dashboard import data
+
+    original = data._frame
+
+    def timed(name: str, params: Any = None) -> Any:
+        started = time.perf_counter()
+        try:
+            return original(name, params)
+        finally:
+            into[name].append(time.perf_counter() - started)
+
+    data._frame = timed
+
+    def restore() -> None:
+        data._frame = original
+
+    return restore
+
+
+def server_side(
+    repeat: int, queries: QueryTimes | None = None
+) -> dict[str, tuple[list[float], list[float]]]:
+    """Per page: (cold render seconds, warm render seconds); with `queries`, also the time of
+    each statement of the cold renders (summed per render when a page runs it twice)."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -58,11 +94,20 @@ def server_side(repeat: int) -> dict[str, tuple[list[float], list[float]]]:
         warm: list[float] = []
         for _ in range(repeat):
             st.cache_data.clear()
+            runs: dict[str, list[float]] = defaultdict(list)
+            restore = timed_statements(runs) if queries is not None else None
             started = time.perf_counter()
-            at.switch_page(page).run()
+            try:
+                at.switch_page(page).run()
+            finally:
+                if restore:
+                    restore()
             cold.append(time.perf_counter() - started)
             if at.exception:
                 raise SystemExit(f"{page}: {at.exception[0].value}")
+            if queries is not None:
+                for name, seconds in runs.items():
+                    queries.setdefault(page, {}).setdefault(name, []).append(sum(seconds))
         for _ in range(repeat):
             started = time.perf_counter()
             at.switch_page(page).run()
@@ -131,10 +176,24 @@ def table(
         )
 
 
+def statements(queries: QueryTimes) -> None:
+    """Per page, its statements slowest first: median and p95 seconds over the cold renders."""
+    print("\nStatements of the cold renders (sql/queries/<name>.sql)")
+    print("| page | statement | median | p95 |")
+    print("|---|---|---:|---:|")
+    for page, times in queries.items():
+        for name, seconds in sorted(times.items(), key=lambda item: -median(item[1])):
+            row = f"| {Path(page).stem} | {name} | {median(seconds):.3f} s | {p95(seconds):.3f} s |"
+            print(row)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--browser", action="store_true", help="also time pages in Chromium")
+    parser.add_argument(
+        "--queries", action="store_true", help="also time each statement of the cold renders"
+    )
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
@@ -143,8 +202,11 @@ def main() -> None:
     extent = data.extent()
     span = f"{extent.first_reading} .. {extent.last_reading}"
     print(f"data set: {extent.meters} meters, readings {span}")
+    queries: QueryTimes | None = {} if args.queries else None
     table("Server-side render (AppTest, queries + charts)", ("cold", "warm"),
-          server_side(args.repeat))  # fmt: skip
+          server_side(args.repeat, queries))  # fmt: skip
+    if queries is not None:
+        statements(queries)
     if args.browser:
         table("Browser (headless Chromium, full page load)", ("first chart or notice", "finished"),
               browser_side(args.repeat))  # fmt: skip
