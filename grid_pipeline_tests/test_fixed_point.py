@@ -8,8 +8,8 @@ continuous aggregates included.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -133,12 +133,12 @@ def _snapshot(database: Database, table: str) -> pl.DataFrame:
 
 @pytest.mark.integration
 def test_a_float8_data_directory_is_converted_with_every_reading_kept(
-    fresh_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    fresh_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = load_settings(fresh_env)
     engine.ensure_running(settings)
     database = resolve_database(settings)
-    before_change = [p for p in schema_files() if not p.name.startswith("009_")]
+    before_change = [p for p in schema_files() if p.name < "009_"]
     monkeypatch.setattr(migrate_module, "schema_files", lambda: before_change)
     migrate(database)
     monkeypatch.undo()
@@ -162,8 +162,10 @@ def test_a_float8_data_directory_is_converted_with_every_reading_kept(
         assert compress_chunks(conn, "energy_readings") >= 2
     refresh_aggregates(database, START)
 
-    report = migrate(database)
-    assert report.applied == ["009_fixed_point"]
+    with caplog.at_level(logging.INFO, logger="grid_pipeline.db.migrate"):
+        report = migrate(database)
+    assert report.applied[0] == "009_fixed_point"
+    assert "converting energy_readings to fixed-point integers" in caplog.text
 
     expected = readings.sort("meter_id", "timestamp").with_columns(
         (pl.col(c) * SCALE[c]).round(0).cast(pl.Int64).alias(c) for c in VALUE_COLUMNS

@@ -12,6 +12,8 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
+import psycopg
+
 from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.db.sqlfiles import schema_files
 
@@ -34,11 +36,19 @@ class MigrationReport:
     skipped: list[str]
 
 
+def _log_notice(notice: psycopg.errors.Diagnostic) -> None:
+    """A migration's progress (RAISE INFO) as a log line; the server's NOTICE chatter
+    ("... does not exist, skipping") is left out."""
+    if notice.severity_nonlocalized == "INFO" and notice.message_primary:
+        logger.info("  %s", notice.message_primary)
+
+
 def migrate(db: Database) -> MigrationReport:
     """Apply every schema file not yet recorded; return what ran."""
     applied: list[str] = []
     skipped: list[str] = []
     with connect(db) as conn:
+        conn.add_notice_handler(_log_notice)
         # One migrator at a time on a native server (the embedded one is one session anyway).
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('grid_pipeline.migrate'))")
         # Only when missing: the least-privileged roles (grid_ingest, grid_reader) run
@@ -61,6 +71,9 @@ def migrate(db: Database) -> MigrationReport:
                     )
                 skipped.append(path.stem)
                 continue
+            # A migration that converts data (009) can take minutes on a large data dir:
+            # say which one runs, and pass on what it reports (RAISE INFO) as it goes.
+            logger.info("applying migration %s", path.name)
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext('grid_pipeline.migrate'))")
                 conn.execute(text.encode())

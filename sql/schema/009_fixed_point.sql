@@ -39,7 +39,7 @@ BEGIN
           AND c.relname IN ('energy_readings', 'energy_readings_3h', 'energy_readings_week')
           AND a.atttypid = 'double precision'::regtype
     LOOP
-        RAISE NOTICE 'converting % to fixed-point integers', readings;
+        RAISE INFO 'converting % to fixed-point integers (every row is rewritten)', readings;
         PERFORM remove_compression_policy(readings, if_exists => TRUE);
         PERFORM decompress_chunk(chunk, if_compressed => TRUE)
             FROM show_chunks(readings) AS chunk;
