@@ -8,6 +8,7 @@ keeps the quarantine idempotent across restarts of a persistent session.
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -154,3 +155,31 @@ def test_retained_messages_are_not_quarantined_again_on_every_restart(
             assert consumer.counters.acked == 2  # acknowledged: not redelivered either
     assert (count(database), count(database, "ingest_rejects")) == (1, 1)
     assert reject_reasons(database)[0].startswith("invalid JSON")
+
+
+def test_a_meter_added_after_start_is_accepted_in_a_gateway_batch(
+    database: Database, tmp_path: Path
+) -> None:
+    # A gateway batch's reject reason reads "readings[0]: unknown meter_id ...", and the
+    # refresh-on-a-miss looked only at reasons that start with "unknown meter_id": meters
+    # loaded after the consumer started were quarantined for up to a minute (25,000 of
+    # a simulated day's 144,000 readings, when the fleet was loaded right after start).
+    fleet = clean_slate(database, meters=20)
+    root = unique_root()
+    ts = recent_start(2)
+    with (
+        MosquittoProcess(tmp_path / "mosquitto") as broker,
+        running_consumer(database, _config(broker.url, root)) as consumer,
+    ):
+        bigger = clean_slate(database, meters=40)  # 20 new meters, same feeders
+        newcomer = bigger.filter(~bigger["meter_id"].is_in(fleet["meter_id"].to_list())).row(
+            0, named=True
+        )
+        reading = Reading(ts, newcomer["meter_id"], 1.0, 0.083, 230.0, 4.35)
+        time.sleep(5.5)  # past the consumer's minimum time between two fleet reloads
+        publish(broker.url, [(gateway_topic(root, newcomer["feeder"], 1),
+                              encode_batch(f"{newcomer['feeder']}-gw1", [reading]))])  # fmt: skip
+        wait_for(lambda: count(database) + count(database, "ingest_rejects") >= 1, 30, "a row")
+        assert consumer.wait_idle(quiet_s=0.5)
+    assert reject_reasons(database) == []
+    assert _stored(database) == [(newcomer["meter_id"], 1000)]

@@ -574,7 +574,8 @@ class IngestConsumer:
             self._refresh_meters()
         began = time.perf_counter()
         readings, rejects, topics = self._validate(batch)
-        if any(r.reason.startswith(_UNKNOWN_METER) or " is not on feeder " in r.reason
+        # `in`, not `startswith`: a gateway batch's reason is "readings[i]: unknown ...".
+        if any(_UNKNOWN_METER in r.reason or " is not on feeder " in r.reason
                for r in rejects) and time.monotonic() - self._known_at > 5.0:  # fmt: skip
             self._refresh_meters()  # a meter added (or moved) since the last refresh
             readings, rejects, topics = self._validate(batch)
