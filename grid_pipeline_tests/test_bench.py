@@ -47,6 +47,14 @@ def test_bench_cli_writes_report_and_stores_results(
     assert results["advice"]["recommended"]
     assert results["ingest"][0]["name"].startswith("row-by-row")
     assert any("ceiling" in p["name"] for p in results["ingest"])
+    # One day as the stored integers and as float8, per chunk interval, side by side.
+    assert "## Column types" in report
+    kinds = {(r["chunk_interval"], r["column_type"]): r for r in results["column_types"]}
+    assert len(kinds) == 2 * len(variants)
+    for interval in {str(v.interval) for v in settings.chunk_variants}:
+        integer, float8 = kinds[(interval, "integer")], kinds[(interval, "float8")]
+        assert integer["rows"] == float8["rows"] == 3 * 288
+        assert integer["bytes_per_value"]["power"] < float8["bytes_per_value"]["power"]
     page = (out / "report.html").read_text()
     assert page.count("plotly-graph-div") >= 3 and "Plotly.newPlot" in page
 
@@ -61,6 +69,12 @@ def test_bench_cli_writes_report_and_stores_results(
             (run[0],),
         ).fetchone()
     assert stored is not None and stored[0] == len(results["queries"]) == stored[1]
+    with connect(database) as conn:  # the scratch tables of the comparison are gone
+        left = conn.execute(
+            "SELECT (SELECT count(*) FROM pg_tables WHERE tablename LIKE 'bench_types%%'), "
+            "(SELECT count(*) FROM compression_runs WHERE hypertable LIKE 'bench_types%%')"
+        ).fetchone()
+    assert left == (0, 0)
 
 
 def _same(raw: object, agg: object) -> bool:

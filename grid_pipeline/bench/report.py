@@ -145,6 +145,28 @@ def bytes_per_value_table(report: BenchReport) -> str:
     return "\n".join(lines)
 
 
+def column_types_table(report: BenchReport) -> str:
+    """One day of the data set compressed as the stored integers and as float8, per
+    chunk interval: how much smaller, and stored bytes per value per column."""
+    if not report.column_types:
+        return "No whole UTC day loaded: nothing to compare."
+    columns = list(report.column_types[0].bytes_per_value)
+    lines = [
+        "| chunk interval | column type | rows | smaller | rows per batch | "
+        + " | ".join(f"{c} B/value" for c in columns)
+        + " |",
+        "|---|---|---|---|---|" + "---|" * len(columns),
+    ]
+    for r in report.column_types:
+        figures = " | ".join(f"{r.bytes_per_value.get(c, 0.0):.2f}" for c in columns)
+        label = "integer (the schema)" if r.column_type == "integer" else "float8 (before 009)"
+        lines.append(
+            f"| {r.chunk_interval} | {label} | {r.rows:,} | {r.percent_smaller:.1f}% "
+            f"| {r.rows_per_batch:.0f} | {figures} |"
+        )
+    return "\n".join(lines)
+
+
 def markdown(report: BenchReport) -> str:
     ratios = "\n".join(f"* {k}: **{v}**" for k, v in key_ratios(report).items())
     return f"""# Grid Pipeline benchmark (run {report.run_id})
@@ -165,6 +187,10 @@ Key ratios:
 ## Compressed layout: rows per batch, stored bytes per value
 
 {bytes_per_value_table(report)}
+
+## Column types: the stored integers against float8, one day, side by side
+
+{column_types_table(report)}
 
 ## Ingest paths (same rows, same engine, one run)
 

@@ -2,7 +2,8 @@
 
 For every hypertable variant: decompress, time every query uncompressed,
 compress (recording sizes), time them compressed; then time the aggregate
-equivalents, run the ingest-path ladder, and compute the chunk-interval advice.
+equivalents, compress one day as the stored integers and as float8 side by side
+(`bench.types`), run the ingest-path ladder, and compute the chunk-interval advice.
 Everything is stored in `benchmark_runs` / `benchmark_results`, so the dashboard
 shows it and runs can be compared over time.
 """
@@ -21,6 +22,7 @@ from psycopg.types.json import Jsonb
 from grid_pipeline.bench.advisor import Advice, AdvisorInputs, advise
 from grid_pipeline.bench.ingest import IngestPath, ingest_ladder
 from grid_pipeline.bench.queries import QUERIES, Timing, time_statement
+from grid_pipeline.bench.types import TypeResult, compare_column_types
 from grid_pipeline.config import Settings
 from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.fleet.meters import build_fleet
@@ -79,6 +81,7 @@ class BenchReport:
     queries: list[QueryResult] = field(default_factory=list)
     compression: list[CompressionResult] = field(default_factory=list)
     ingest: list[IngestPath] = field(default_factory=list)
+    column_types: list[TypeResult] = field(default_factory=list)
     advice: Advice | None = None
 
     def median(self, query: str, variant: str, storage: str) -> float | None:
@@ -181,6 +184,9 @@ def run_benchmark(
         progress(f"aggregate: {bench_query.name}")
         timing = time_statement(db, statement, repeat)
         report.queries.append(QueryResult(bench_query.name, primary, "aggregate", timing))
+
+    progress("column types: one day as integers and as float8, per chunk interval")
+    report.column_types = compare_column_types(db, settings)
 
     fleet = build_fleet(report.meters, settings.seed)
     window = default_window(1, settings.interval)
