@@ -166,4 +166,6 @@ def test_benchmark_asset_attaches_tables_and_ratios(database: Database, settings
     headline, report = meta["headline"].value, meta["report_html"].value
     assert isinstance(headline, str) and "| energy_readings |" in headline
     assert "q2_peak_15min_this_week: aggregate vs raw" in meta
+    types = meta["column_types"].value
+    assert isinstance(types, str) and "| 1 day, 0:00:00 | float8 (before 009) |" in types
     assert isinstance(report, str) and Path(report).exists()

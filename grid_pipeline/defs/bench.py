@@ -2,7 +2,13 @@
 
 import dagster as dg
 
-from grid_pipeline.bench.report import headline_table, ingest_table, key_ratios, write_report
+from grid_pipeline.bench.report import (
+    column_types_table,
+    headline_table,
+    ingest_table,
+    key_ratios,
+    write_report,
+)
 from grid_pipeline.bench.run import run_benchmark
 from grid_pipeline.config import Settings, load_settings
 from grid_pipeline.defs.resources import ENGINE_POOL, TimescaleResource
@@ -40,6 +46,7 @@ def build_benchmark_asset(settings: Settings) -> dg.AssetsDefinition:
                 "run_id": report.run_id,
                 "headline": dg.MetadataValue.md(headline_table(report)),
                 "ingest_ladder": dg.MetadataValue.md(ingest_table(report)),
+                "column_types": dg.MetadataValue.md(column_types_table(report)),
                 **dict(key_ratios(report).items()),
                 "recommended_chunk_interval": str(report.advice.recommended)
                 if report.advice
