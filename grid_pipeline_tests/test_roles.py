@@ -121,7 +121,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             )  # fmt: skip
         with psycopg.connect(cluster.url("grid_owner")) as owner:
             applied = ("001_core.sql", "003_ingestion.sql", "004_benchmarks.sql",
-                       "007_ingest_runs_progress.sql")  # fmt: skip
+                       "007_ingest_runs_progress.sql", "011_grid_model.sql")  # fmt: skip
             for name in applied:
                 for statement in _plain_postgres_statements(SCHEMA / name):
                     owner.execute(statement.encode())

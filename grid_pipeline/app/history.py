@@ -21,6 +21,7 @@ from psycopg import sql
 from grid_pipeline.app.dataset import history_window
 from grid_pipeline.config import ChunkVariant, Settings
 from grid_pipeline.db.connection import Database, connect, resolve_database
+from grid_pipeline.fleet.grid import Grid, build_grid
 from grid_pipeline.fleet.meters import build_fleet
 from grid_pipeline.storage.historic import (
     LoadResult,
@@ -51,15 +52,17 @@ class FleetLoad:
     """What storing the fleet did."""
 
     fleet: pl.DataFrame
+    grid: Grid
     seconds: float
 
 
 def store_fleet(db: Database, settings: Settings) -> FleetLoad:
-    """Make `meters` hold the configured fleet (GRID_METERS meters from GRID_SEED)."""
+    """Make `meters` hold the configured fleet (GRID_METERS meters from GRID_SEED),
+    and `transformers` and `feeders` its grid."""
     started = time.monotonic()
     fleet = build_fleet(settings.meters, settings.seed)
     replace_fleet(db, fleet)
-    return FleetLoad(fleet, time.monotonic() - started)
+    return FleetLoad(fleet, build_grid(fleet), time.monotonic() - started)
 
 
 @dataclass(frozen=True)

@@ -110,20 +110,26 @@ def _window(context: dg.AssetExecutionContext, settings: Settings) -> tuple[Any,
     pool=ENGINE_POOL,
 )
 def meters(timescale: TimescaleResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
-    """The smart-meter fleet (GRID_METERS meters, deterministic from GRID_SEED).
+    """The smart-meter fleet (GRID_METERS meters, deterministic from GRID_SEED) and
+    the grid it hangs on.
 
     Customer class, feeder and substation, solar, rated kW and nominal voltage;
     readings, the simulator and the dashboard all take the fleet from this table.
+    Beside it, `transformers` and `feeders` with their kVA ratings (`fleet.grid`).
     """
     loaded = store_fleet(timescale.database(), timescale.settings())
     fleet = loaded.fleet
+    grid = loaded.grid
     mix = fleet.group_by("customer_class").len().sort("customer_class")
+    sizes = grid.transformers.group_by("rating_kva").len().sort("rating_kva")
     return dg.MaterializeResult(
         metadata={
             "rows": fleet.height,
             "classes": dg.MetadataValue.json(dict(mix.iter_rows())),
             "solar_meters": int(fleet.get_column("has_solar").sum()),
             "feeders": fleet.get_column("feeder").n_unique(),
+            "transformers": grid.transformers.height,
+            "transformer_kva": dg.MetadataValue.json({str(kva): n for kva, n in sizes.iter_rows()}),
             "seconds": round(loaded.seconds, 3),
             "preview": dg.MetadataValue.md(markdown_table(fleet.head(10).to_dicts())),
         }

@@ -23,6 +23,7 @@ from psycopg import sql
 
 from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.db.writer import writer_for
+from grid_pipeline.fleet.grid import FEEDER_SCHEMA, TRANSFORMER_SCHEMA, Grid, build_grid
 from grid_pipeline.fleet.meters import FLEET_SCHEMA
 from grid_pipeline.fleet.readings import iter_readings
 from grid_pipeline.storage.compression import writable_range
@@ -32,6 +33,10 @@ FLEET_COLUMNS = tuple(FLEET_SCHEMA.names())
 _FLEET_PG_TYPES = {
     "meter_id": "int4", "customer_class": "text", "feeder": "text", "substation": "text",
     "has_solar": "bool", "rated_kw": "float8", "nominal_voltage": "float8", "solar_kwp": "float8",
+}  # fmt: skip
+_FEEDER_PG_TYPES = {
+    "feeder": "text", "substation": "text", "rating_kva": "int4", "head_meter_id": "int4",
+    "transformer": "text",
 }  # fmt: skip
 
 
@@ -65,22 +70,72 @@ def days_in(window: tuple[datetime, datetime]) -> Iterator[tuple[datetime, datet
 
 
 def replace_fleet(db: Database, fleet: pl.DataFrame) -> int:
-    """Make the `meters` table hold exactly this fleet (one transaction)."""
+    """Make `meters` hold exactly this fleet, and `feeders` and `transformers` its grid
+    (`fleet.grid.build_grid`), in one transaction."""
     fleet = fleet.select(FLEET_COLUMNS)
-    # One statement, one array per column (typed by the table's columns).
+    grid = build_grid(fleet)
     with connect(db) as conn:
         conn.execute("DELETE FROM meters")
+        conn.execute("DELETE FROM feeders")  # its transformers go with it (ON DELETE CASCADE)
+        # One statement per table, one array per column (typed by the table's columns).
+        _insert_columns(conn, "meters", fleet, _FLEET_PG_TYPES)
+        _insert_columns(conn, "feeders", grid.feeders.drop("transformers"), _FEEDER_PG_TYPES)
+        _insert_columns(conn, "transformers", grid.transformers.drop("meters"), _FEEDER_PG_TYPES)
         conn.execute(
-            sql.SQL("INSERT INTO meters ({cols}) SELECT * FROM unnest({arrays})").format(
-                cols=sql.SQL(", ").join(sql.Identifier(c) for c in FLEET_COLUMNS),
-                arrays=sql.SQL(", ").join(
-                    sql.SQL("{}::{}[]").format(sql.Placeholder(), sql.SQL(_FLEET_PG_TYPES[c]))
-                    for c in FLEET_COLUMNS
-                ),
-            ),
-            [fleet.get_column(c).to_list() for c in FLEET_COLUMNS],
+            "UPDATE meters AS m SET transformer = t.transformer "
+            "FROM unnest(%s::int4[], %s::text[]) AS t (meter_id, transformer) "
+            "WHERE m.meter_id = t.meter_id",
+            [grid.meter_transformer[c].to_list() for c in ("meter_id", "transformer")],
         )
     return fleet.height
+
+
+def _insert_columns(
+    conn: psycopg.Connection[Any], table: str, frame: pl.DataFrame, pg_types: dict[str, str]
+) -> None:
+    """INSERT every row of `frame` into `table` in one statement, one array per column."""
+    columns = frame.columns
+    conn.execute(
+        sql.SQL("INSERT INTO {table} ({cols}) SELECT * FROM unnest({arrays})").format(
+            table=sql.Identifier(table),
+            cols=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+            arrays=sql.SQL(", ").join(
+                sql.SQL("{}::{}[]").format(sql.Placeholder(), sql.SQL(pg_types[c])) for c in columns
+            ),
+        ),
+        [frame.get_column(c).to_list() for c in columns],
+    )
+
+
+def read_grid(conn: psycopg.Connection[Any]) -> Grid:
+    """The stored grid: each meter's transformer, the transformers, the feeders."""
+    meter_transformer = pl.DataFrame(
+        conn.execute(
+            "SELECT meter_id, transformer FROM meters WHERE transformer IS NOT NULL "
+            "ORDER BY meter_id"
+        ).fetchall(),
+        schema={"meter_id": pl.Int32, "transformer": pl.Utf8},
+        orient="row",
+    )
+    transformers = pl.DataFrame(
+        conn.execute(
+            "SELECT t.transformer, t.feeder, t.rating_kva, count(m.meter_id)::int4 "
+            "FROM transformers AS t LEFT JOIN meters AS m USING (transformer) "
+            "GROUP BY 1, 2, 3 ORDER BY 1"
+        ).fetchall(),
+        schema=TRANSFORMER_SCHEMA,
+        orient="row",
+    )
+    feeders = pl.DataFrame(
+        conn.execute(
+            "SELECT f.feeder, f.substation, f.rating_kva, f.head_meter_id, "
+            "count(t.transformer)::int4 FROM feeders AS f "
+            "LEFT JOIN transformers AS t USING (feeder) GROUP BY 1, 2, 3, 4 ORDER BY 1"
+        ).fetchall(),
+        schema=FEEDER_SCHEMA,
+        orient="row",
+    )
+    return Grid(meter_transformer, transformers, feeders)
 
 
 def read_fleet(conn: psycopg.Connection[Any]) -> pl.DataFrame:
