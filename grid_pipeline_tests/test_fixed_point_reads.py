@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import polars as pl
@@ -61,6 +62,7 @@ def loaded(database: Database) -> Iterator[Loaded]:
         assert writer_for(database).write(conn, readings) == readings.height
     refresh_aggregates(database)
     yield Loaded(database, fleet, readings, window)
+    unmaterialize_daily(database)
 
 
 def fresh(fn: Callable[..., T], *args: Any) -> T:
@@ -105,8 +107,22 @@ def materialize_daily(db: Database, materialized: bool) -> None:
     if not materialized:
         return
     with connect(db, autocommit=True) as conn:
-        for name in ("meter_daily_stats", "meter_daily_peak", "fleet_hourly_by_group"):
+        for name in ("meter_daily_stats", "meter_daily_peak"):
             conn.execute("CALL refresh_continuous_aggregate(%s::regclass, NULL, now())", (name,))
+
+
+DAILY_MIGRATION = Path(__file__).resolve().parents[1] / "sql/schema/010_meter_daily_aggregates.sql"
+
+
+def unmaterialize_daily(db: Database) -> None:
+    """Put the per-day aggregates back as migration 010 creates them (nothing materialised).
+
+    `refresh_aggregates` does not refresh them (yet): materialised here, they would keep this
+    module's readings for the next module that loads others into the session's database.
+    """
+    with connect(db) as conn:
+        conn.execute("DROP MATERIALIZED VIEW IF EXISTS meter_daily_stats, meter_daily_peak")
+        conn.execute(DAILY_MIGRATION.read_text())
 
 
 def test_whole_days_are_local_days_that_are_utc_days() -> None:

@@ -1,15 +1,14 @@
--- Dashboard, Insights: mean fleet load by local weekday (1 = Monday) and hour of day: the fleet
--- total per hour first (the sum of the meters' hourly mean power of energy_readings_hourly,
--- added up per class and feeder in fleet_hourly_by_group, so only the filtered groups are
--- summed here), then the mean over the weeks in the window. Summed in the stored W, shown in
--- kW (/ 1000).
+-- Dashboard, Insights: mean fleet load by local weekday (1 = Monday) and hour of day, from the
+-- hourly aggregate: the fleet total per hour first, then the mean over the weeks in the window.
+-- Summed in the stored W, shown in kW (/ 1000).
 WITH fleet_hourly AS (
-    SELECT g.bucket, sum(g.sum_avg_power) AS power_w
-    FROM fleet_hourly_by_group AS g
-    WHERE g.bucket >= %(start)s AND g.bucket < %(end)s
-      AND (cardinality(%(classes)s::text[]) = 0 OR g.customer_class = ANY(%(classes)s::text[]))
-      AND (cardinality(%(feeders)s::text[]) = 0 OR g.feeder = ANY(%(feeders)s::text[]))
-    GROUP BY g.bucket
+    SELECT h.bucket, sum(h.avg_power) AS power_w
+    FROM energy_readings_hourly AS h
+    JOIN meters AS m ON m.meter_id = h.meter_id
+    WHERE h.bucket >= %(start)s AND h.bucket < %(end)s
+      AND (cardinality(%(classes)s::text[]) = 0 OR m.customer_class = ANY(%(classes)s::text[]))
+      AND (cardinality(%(feeders)s::text[]) = 0 OR m.feeder = ANY(%(feeders)s::text[]))
+    GROUP BY h.bucket
 )
 SELECT
     extract(isodow FROM bucket AT TIME ZONE %(tz)s::text)::int AS weekday,

@@ -1,15 +1,13 @@
--- Per meter and UTC day (what the dashboard sums or takes extremes of over many days), and
--- per hour by class and feeder (the fleet's load pattern).
+-- Per meter and UTC day: what the dashboard sums or takes extremes of over many days.
 --
 -- Why: at 5,000 meters a week of the hourly aggregates is 840,000 rows and a week of
 -- the 15-minute aggregate 3.4 million, which the Insights, Daily energy and Data
 -- quality pages scanned on every cold render (3 to 4 s each). Whole UTC days of a
 -- window are read here instead (35,000 rows a week) and only the window's partial
 -- days from the hourly or 15-minute aggregate, so the answers are the same sums,
--- counts, minima and maxima, from 5 to 25 times fewer rows; the fleet's hourly load
--- is summed per class and feeder once, not per meter on every render.
+-- counts, minima and maxima, from 5 to 25 times fewer rows.
 --
--- All three are hierarchical (built on the aggregates of 009_fixed_point.sql, so a
+-- Both are hierarchical (built on the aggregates of 009_fixed_point.sql, so a
 -- refresh reads their rows, not the readings) and real-time like them, and keep
 -- the stored units: W, Wh, 0.1 V. Refresh them after their sources.
 
@@ -45,24 +43,4 @@ GROUP BY meter_id, time_bucket('1 day', bucket)
 WITH NO DATA;
 ALTER MATERIALIZED VIEW meter_daily_peak SET (timescaledb.materialized_only = false);
 
--- The fleet's load per hour by customer class and feeder (the sidebar's filters): the sum of
--- the meters' hourly mean power of energy_readings_hourly (W, numeric, exact). The weekly load
--- pattern sums these per hour instead of one row per meter and hour (a 17th of the rows at
--- 5,000 meters). Class and feeder are read from meters when a bucket is materialised, as
--- meter_hourly_stats reads the nominal voltage: a fleet is replaced with its readings, and
--- that refresh rewrites the buckets.
-CREATE MATERIALIZED VIEW IF NOT EXISTS fleet_hourly_by_group
-WITH (timescaledb.continuous) AS
-SELECT
-    time_bucket('1 hour', h.bucket)  AS bucket,
-    m.customer_class,
-    m.feeder,
-    sum(h.avg_power)                 AS sum_avg_power,
-    count(*)                         AS meters
-FROM energy_readings_hourly AS h
-JOIN meters AS m ON m.meter_id = h.meter_id
-GROUP BY time_bucket('1 hour', h.bucket), m.customer_class, m.feeder
-WITH NO DATA;
-ALTER MATERIALIZED VIEW fleet_hourly_by_group SET (timescaledb.materialized_only = false);
-
-GRANT SELECT ON meter_daily_stats, meter_daily_peak, fleet_hourly_by_group TO grid_reader;
+GRANT SELECT ON meter_daily_stats, meter_daily_peak TO grid_reader;
