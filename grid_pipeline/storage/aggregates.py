@@ -31,6 +31,8 @@ AGGREGATES = (
     "energy_readings_daily",
     "meter_hourly_stats",
     "fleet_15min",
+    "meter_daily_stats",  # on meter_hourly_stats (migration 010)
+    "meter_daily_peak",  # on energy_readings_15min (migration 010)
 )
 # Coarsest bucket of each: a refresh window is widened to whole buckets.
 BUCKETS = {
@@ -39,6 +41,8 @@ BUCKETS = {
     "energy_readings_daily": timedelta(days=1),
     "meter_hourly_stats": timedelta(hours=1),
     "fleet_15min": timedelta(minutes=15),
+    "meter_daily_stats": timedelta(days=1),
+    "meter_daily_peak": timedelta(days=1),
 }
 
 
