@@ -23,6 +23,7 @@ import polars as pl
 from psycopg import sql
 
 from grid_pipeline.app.services import start_database
+from grid_pipeline.config import load_settings
 from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.db.writer import READING_COLUMNS, as_reading_frame, writer_for
 from grid_pipeline.fleet.meters import build_fleet
@@ -54,10 +55,10 @@ def ceiling(db: Database, meters: int, days: int) -> float:
     with connect(db) as conn:
         conn.execute(
             sql.SQL(
-                # Cheapest value expressions (float arithmetic, no numeric rounding),
-                # so the time is the engine's insert path and nothing else.
-                "INSERT INTO {} SELECT t, m, random() * 5, random() * 0.4, "
-                "228 + random() * 4, random() * 20 "
+                # Cheapest value expressions (integers in the stored units: W, Wh,
+                # 0.1 V, mA), so the time is the engine's insert path and nothing else.
+                "INSERT INTO {} SELECT t, m, (random() * 5000)::int, (random() * 400)::int, "
+                "2280 + (random() * 40)::int, (random() * 20000)::int "
                 "FROM generate_series(now() - %s * interval '1 day', now() - interval '1 second', "
                 "interval '5 minutes') AS t, generate_series(1, %s) AS m "
                 "ON CONFLICT DO NOTHING"
@@ -97,7 +98,7 @@ def main() -> None:
     parser.add_argument("--naive-rows", type=int, default=5_000)
     args = parser.parse_args()
 
-    db = start_database()
+    db = start_database(load_settings())
     fleet = build_fleet(args.meters, 42)
     window = default_window(args.days, INTERVAL)
     gen_times, frames = [], []
