@@ -82,18 +82,22 @@ def build_grid(fleet: pl.DataFrame) -> Grid:
         .cast(pl.Int32)
         .alias("group")
     )
-    shared_per_feeder = households.group_by("feeder").agg(
-        (pl.col("group").max() + 1).cast(pl.Int32).alias("shared")
+    household_groups = households.group_by("feeder").agg(
+        (pl.col("group").max() + 1).cast(pl.Int32).alias("household_transformers")
     )
     businesses = (
         meters.filter(pl.col("customer_class") != "residential")
-        .join(shared_per_feeder, on="feeder", how="left")
+        .join(household_groups, on="feeder", how="left")
         .with_columns(
-            (pl.col("shared").fill_null(0) + pl.col("meter_id").rank("ordinal").over("feeder") - 1)
+            (
+                pl.col("household_transformers").fill_null(0)
+                + pl.col("meter_id").rank("ordinal").over("feeder")
+                - 1
+            )
             .cast(pl.Int32)
             .alias("group")
         )
-        .drop("shared")
+        .drop("household_transformers")
     )
     assigned = pl.concat([households, businesses]).with_columns(
         (pl.col("feeder") + "-T" + (pl.col("group") + 1).cast(pl.Utf8).str.zfill(3)).alias(
@@ -106,11 +110,11 @@ def build_grid(fleet: pl.DataFrame) -> Grid:
         .agg(
             pl.col("meter_id").count().cast(pl.Int32).alias("meters"),
             (pl.col("rated_kw") / pl.col("pf")).sum().alias("kva_sum"),
-            (pl.col("customer_class") == "residential").all().alias("shared"),
+            (pl.col("customer_class") == "residential").all().alias("households_only"),
         )
         .with_columns(
             standard_size(
-                pl.when(pl.col("shared"))
+                pl.when(pl.col("households_only"))
                 .then(pl.col("kva_sum") * HOUSEHOLD_DIVERSITY)
                 .otherwise(pl.col("kva_sum")),
                 TRANSFORMER_KVA,

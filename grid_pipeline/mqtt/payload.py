@@ -44,6 +44,7 @@ import numpy.typing as npt
 import polars as pl
 
 from grid_pipeline.db.units import DISPLAY_UNIT, INT4_MAX, SCALE, STORED_UNIT
+from grid_pipeline.db.writer import READING_SCHEMA
 
 SCHEMA_VERSION = 1
 READING_FIELDS = ("power", "energy", "voltage", "current")
@@ -389,16 +390,8 @@ def _decode_batch(
 
 
 #: The columns of `DecodedMany.frame`: the readings (kW, kWh, V, A, as
-#: `db.writer.READING_SCHEMA`) and the index of the message each came in.
-COLUMNS: dict[str, Any] = {
-    "timestamp": pl.Datetime("us", "UTC"),
-    "meter_id": pl.Int32,
-    "power": pl.Float64,
-    "energy": pl.Float64,
-    "voltage": pl.Float64,
-    "current": pl.Float64,
-    "message": pl.Int32,
-}
+#: `READING_SCHEMA`, the writer's) and the index of the message each came in.
+COLUMNS: dict[str, Any] = {**READING_SCHEMA, "message": pl.Int32}
 #: The reading columns of that frame, in `Reading`'s order.
 COLUMNS_READING = ("timestamp", "meter_id", *READING_FIELDS)
 _FIELDS = ("meter_id", "ts", *READING_FIELDS)
