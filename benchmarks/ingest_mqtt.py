@@ -211,17 +211,19 @@ def run_ours(
     return Result(name, pub.messages, pub.readings, elapsed, stored, publish_s, detail)
 
 
-def run_null(url: str, meters: int, intervals: int) -> Result:
-    """Counts deliveries and auto-acks (QoS 1): the broker + publisher ceiling."""
-    root = f"z{os.getpid()}{uuid.uuid4().hex[:6]}"
-    received = 0
+def _subscribe_and_publish(
+    url: str,
+    root: str,
+    client_id: str,
+    on_message: Callable[..., None],
+    meters: int,
+    intervals: int,
+    finished: Callable[[PublisherProcess], bool],
+) -> tuple[PublisherProcess, float]:
+    """A plain paho subscriber (QoS 1, auto-ack) on `root`, then the publisher process;
+    returns the publisher and the wall time at which `finished(publisher)` held."""
     subscribed = threading.Event()
-
-    def on_message(client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        nonlocal received
-        received += 1
-
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"null-{root}",
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                          protocol=mqtt.MQTTv5)  # fmt: skip
     client.on_message = on_message
     client.on_subscribe = lambda *a: subscribed.set()
@@ -232,12 +234,26 @@ def run_null(url: str, meters: int, intervals: int) -> Result:
     subscribed.wait(10)
     pub = PublisherProcess(url, meters, intervals, 0, root)
     pub.go()
-    while received < pub.messages:
+    while not finished(pub):
         time.sleep(0.005)
     done = time.time()
-    began, publish_s, _ = pub.wait()
     client.disconnect()
     client.loop_stop()
+    return pub, done
+
+
+def run_null(url: str, meters: int, intervals: int) -> Result:
+    """Counts deliveries and auto-acks (QoS 1): the broker + publisher ceiling."""
+    root = f"z{os.getpid()}{uuid.uuid4().hex[:6]}"
+    received = 0
+
+    def on_message(client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        nonlocal received
+        received += 1
+
+    pub, done = _subscribe_and_publish(url, root, f"null-{root}", on_message, meters, intervals,
+                                       lambda p: received >= p.messages)  # fmt: skip
+    began, publish_s, _ = pub.wait()
     detail = (
         "no validation, no database: what the broker delivers to one subscriber while "
         f"one publisher sends at QoS 1; publisher alone {pub.messages / publish_s:,.0f} msg/s"
@@ -259,7 +275,7 @@ def run_database_alone(db: Database, meters: int, intervals: int, per_commit: in
             writer.write(conn, batch)
     seconds = time.perf_counter() - began
     detail = f"{per_commit:,} readings per transaction, the consumer's writer; no MQTT"
-    return Result("database alone (the engine's ceiling)", frame.height // per_commit,
+    return Result("database alone (the engine's ceiling)", -(-frame.height // per_commit),
                   frame.height, seconds, _count(db), seconds, detail)  # fmt: skip
 
 
@@ -270,7 +286,6 @@ def run_naive(db: Database, url: str, meters: int, intervals: int) -> Result:
     known = frozenset(range(1, meters + 1))
     inserted = 0
     db_conn = psycopg.connect(db.url, autocommit=True, prepare_threshold=None)
-    subscribed = threading.Event()
 
     def on_message(client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         nonlocal inserted
@@ -285,23 +300,9 @@ def run_naive(db: Database, url: str, meters: int, intervals: int) -> Result:
             )
             inserted += 1
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"naive-{root}",
-                         protocol=mqtt.MQTTv5)  # fmt: skip
-    client.on_message = on_message
-    client.on_subscribe = lambda *a: subscribed.set()
-    client.on_connect = lambda c, *a: c.subscribe(f"{root}/+/+/reading", qos=1)
-    host, port = url.removeprefix("mqtt://").split(":")
-    client.connect(host, int(port))
-    client.loop_start()
-    subscribed.wait(10)
-    pub = PublisherProcess(url, meters, intervals, 0, root)
-    pub.go()
-    while inserted < pub.readings:
-        time.sleep(0.005)
-    done = time.time()
+    pub, done = _subscribe_and_publish(url, root, f"naive-{root}", on_message, meters,
+                                       intervals, lambda p: inserted >= p.readings)  # fmt: skip
     began, publish_s, _ = pub.wait()
-    client.disconnect()
-    client.loop_stop()
     db_conn.close()
     stored = _count(db)
     elapsed = done - began
