@@ -400,7 +400,10 @@ def gaps(
     """Meter-hours with fewer readings than expected (none included), worst first; the
     columns gap_hours and missing_total count every gap of the local days, not just these."""
     params = {"tz": tz, "start_day": start_day, "end_day": end_day, "interval": interval}
-    return _frame("dashboard_quality_gaps", params | _filters(classes, feeders) | {"limit": limit})
+    days = whole_days(_local_midnight(start_day, tz), _local_midnight(end_day, tz), tz)
+    return _frame(
+        "dashboard_quality_gaps", params | days | _filters(classes, feeders) | {"limit": limit}
+    )
 
 
 @st.cache_data(ttl=LIVE_TTL * 3, show_spinner=False)

@@ -151,15 +151,19 @@ def test_a_reading_for_the_running_interval_counts_for_nothing(figures_data: Dat
 
 @pytest.mark.integration
 def test_gaps_are_the_real_missing_readings_worst_first(figures_data: Database) -> None:
-    """Three readings missing from one meter-hour and a whole hour missing from another meter
-    are the only gaps (the running hour is none), worst first, counted in full."""
+    """Three readings missing from one meter-hour, a whole hour from another meter and a whole
+    UTC day from a third are the only gaps (the running hour is none), worst first, counted
+    in full: the empty day hour by hour, like the others."""
     hour = floor_time(datetime.now(UTC), timedelta(hours=1)) - timedelta(hours=3)
     earlier = hour - timedelta(hours=1)
+    yesterday = floor_time(datetime.now(UTC), timedelta(days=1)) - timedelta(days=1)
     delete(figures_data, 'meter_id = 1 AND "timestamp" >= %s AND "timestamp" < %s',
            hour, hour + 3 * INTERVAL)  # fmt: skip
     delete(figures_data, 'meter_id = 2 AND "timestamp" >= %s AND "timestamp" < %s',
            earlier, hour)  # fmt: skip
-    refresh_aggregates(figures_data, since=earlier)
+    delete(figures_data, 'meter_id = 3 AND "timestamp" >= %s AND "timestamp" < %s',
+           yesterday, yesterday + timedelta(days=1))  # fmt: skip
+    refresh_aggregates(figures_data, since=yesterday)
     try:
         start_day, end_day = days_up_to_now(3)
         args = ("UTC", start_day, end_day, INTERVAL, (), ())
@@ -167,18 +171,19 @@ def test_gaps_are_the_real_missing_readings_worst_first(figures_data: Database) 
             figures_data, lambda: (fresh(data.completeness, *args), fresh(data.gaps, *args))
         )
     finally:
-        reload(figures_data, earlier)
+        reload(figures_data, yesterday)
+    naive = [h.replace(tzinfo=None) for h in (hour, earlier, yesterday)]
+    day = [(3, naive[2] + timedelta(hours=k), 0, PER_HOUR, PER_HOUR) for k in range(24)]
+    expected = [(2, naive[1], 0, PER_HOUR, PER_HOUR), (1, naive[0], PER_HOUR - 3, PER_HOUR, 3)]
+    expected = sorted(expected + day, key=lambda row: (-row[4], -row[1].timestamp(), row[0]))
     rows = gaps.select("meter_id", "hour", "readings", "expected", "missing").rows()
-    assert rows == [
-        (2, earlier.replace(tzinfo=None), 0, PER_HOUR, PER_HOUR),
-        (1, hour.replace(tzinfo=None), PER_HOUR - 3, PER_HOUR, 3),
-    ]
-    assert gaps.get_column("gap_hours").to_list() == [2, 2]
-    assert gaps.get_column("missing_total").to_list() == [PER_HOUR + 3] * 2
+    assert rows == expected
+    assert gaps.get_column("gap_hours").to_list() == [26] * 26
+    assert gaps.get_column("missing_total").to_list() == [PER_HOUR * 25 + 3] * 26
     missing = int(complete.get_column("expected").sum()) - int(
         complete.get_column("readings").sum()
     )
-    assert missing == PER_HOUR + 3
+    assert missing == PER_HOUR * 25 + 3
 
 
 # --- daily energy -------------------------------------------------------------------------------
