@@ -370,6 +370,9 @@ class Settings:
     local_password: str | None = None
     # GRID_REJECTS_RETENTION: quarantined payloads older than this are deleted.
     rejects_retention: timedelta = timedelta(days=30)
+    # GRID_PHYSICAL_FAULTS: the historic generator injects grid faults (outages, voltage
+    # events, overloads, theft, metering faults) and records their ground truth.
+    physical_faults: bool = False
 
     @property
     def embedded_db(self) -> bool:
@@ -476,4 +479,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rejects_retention=parse_duration(
             env.get("GRID_REJECTS_RETENTION", "30 days"), "GRID_REJECTS_RETENTION"
         ),
+        physical_faults=_choice(env, "GRID_PHYSICAL_FAULTS", ("off", "on")) == "on",
     )

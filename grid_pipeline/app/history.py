@@ -16,11 +16,13 @@ from datetime import date, datetime
 from typing import Any
 
 import polars as pl
+import psycopg
 from psycopg import sql
 
 from grid_pipeline.app.dataset import history_window
 from grid_pipeline.config import ChunkVariant, Settings
 from grid_pipeline.db.connection import Database, connect, resolve_database
+from grid_pipeline.events.inject import FaultRates, Scenario
 from grid_pipeline.fleet.grid import Grid, build_grid
 from grid_pipeline.fleet.meters import build_fleet
 from grid_pipeline.storage.historic import (
@@ -29,6 +31,7 @@ from grid_pipeline.storage.historic import (
     load_history,
     load_window,
     read_fleet,
+    read_grid,
     replace_fleet,
 )
 from grid_pipeline.storage.hypertables import (
@@ -91,11 +94,23 @@ def load_readings(db: Database, settings: Settings, window: Window) -> LoadResul
     with connect(db) as conn:
         ensure_variant(conn, primary)
         fleet = read_fleet(conn)
+        scenario = fault_scenario(conn, settings, history_window(settings))
     if fleet.is_empty():
         raise EmptyFleet("the meters table is empty: build the fleet (`meters`) first")
     return load_window(
         db, fleet, window, interval=settings.interval, seed=settings.seed,
-        timezone=settings.timezone, table=primary.table,
+        timezone=settings.timezone, table=primary.table, scenario=scenario,
+    )  # fmt: skip
+
+
+def fault_scenario(conn: psycopg.Connection[Any], settings: Settings, dataset: Window) -> Scenario:
+    """What the generator injects into each day: the stored grid, and the physical faults
+    at their documented rates when GRID_PHYSICAL_FAULTS is on (none otherwise; feeder heads
+    and reverse-flow truth are written either way)."""
+    rates = FaultRates() if settings.physical_faults else FaultRates.none()
+    return Scenario(
+        grid=read_grid(conn), seed=settings.seed, interval=settings.interval,
+        data_start=dataset[0], data_end=dataset[1], rates=rates,
     )  # fmt: skip
 
 
@@ -139,9 +154,12 @@ def generate_history(
 
     with connect(db) as conn:
         ensure_variant(conn, settings.chunk_variants[0])
+        scenario = fault_scenario(conn, settings, window)
+    if scenario.rates.enabled:
+        progress("physical faults: injected at their documented rates, truth in injected_faults")
     total = load_history(
         db, fleet, window, interval=settings.interval, seed=settings.seed,
-        timezone=settings.timezone, progress=day_done,
+        timezone=settings.timezone, progress=day_done, scenario=scenario,
     )  # fmt: skip
     parts = list(days_in(window))
     progress(f"{settings.chunk_variants[0].table}: {total.rows:,} rows in {total.seconds:.1f} s "

@@ -188,6 +188,8 @@ def _generate(args: argparse.Namespace, settings: Settings) -> int:
         overrides["interval"] = parse_duration(args.interval, "--interval")
         if timedelta(days=1) % overrides["interval"]:
             raise UsageError("--interval must divide a day evenly (e.g. 1m, 5m, 15m, 1h)")
+    if args.physical_faults:
+        overrides["physical_faults"] = True
     settings = replace(settings, **overrides)
     window = _generate_window(args, settings)
     db = start_database(settings)
@@ -345,6 +347,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"first day (UTC date, window inside {DATASET_RANGE}); default: days before now",
     )
     gen.add_argument("--no-variants", action="store_true", help="skip the chunk-interval variants")
+    gen.add_argument(
+        "--physical-faults", action="store_true",
+        help="inject grid faults (outages, voltage sags/swells, overloads, theft, stuck/zero "
+        "reads, spikes) and record their ground truth (GRID_PHYSICAL_FAULTS=on)",
+    )  # fmt: skip
     gen.set_defaults(handler=_generate)
 
     bench = commands.add_parser(

@@ -55,6 +55,8 @@ class Stream(IntEnum):
     CLOUD = 31
     CLOUD_FLICKER = 32
     FAULT = 40
+    PHYSICAL_FAULT = 41
+    HEAD_LOSS = 42
 
 
 # --------------------------------------------------------------------------

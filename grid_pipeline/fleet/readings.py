@@ -267,7 +267,7 @@ def _clean_block(
     return power, _voltage(fleet, power, ts_us, seed)
 
 
-def _power_and_energy(power: FloatArray, interval_hours: float) -> tuple[FloatArray, FloatArray]:
+def power_and_energy(power: FloatArray, interval_hours: float) -> tuple[FloatArray, FloatArray]:
     """Interval energy (kWh, whole Wh as a register reports it) from the reported power.
 
     ``energy = round(power * hours, 3)`` is within half a unit (5e-4 kWh) of
@@ -296,7 +296,7 @@ def _frame(
     keep: BoolArray | None = None,
 ) -> pl.DataFrame:
     """Flatten (T x M) grids into rows ordered by (timestamp, fleet order)."""
-    power, energy = _power_and_energy(power, interval_hours)
+    power, energy = power_and_energy(power, interval_hours)
     current = current_amps(power, voltage, fleet.class_code[None, :])
     n_meters = len(fleet.meter_id)
     frame = pl.DataFrame(

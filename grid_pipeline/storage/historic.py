@@ -23,6 +23,7 @@ from psycopg import sql
 
 from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.db.writer import writer_for
+from grid_pipeline.events.inject import Scenario, inject
 from grid_pipeline.fleet.grid import FEEDER_SCHEMA, TRANSFORMER_SCHEMA, Grid, build_grid
 from grid_pipeline.fleet.meters import FLEET_SCHEMA
 from grid_pipeline.fleet.readings import iter_readings
@@ -175,9 +176,14 @@ def load_window(
     seed: int,
     timezone: str,
     table: str = PRIMARY_TABLE,
+    scenario: Scenario | None = None,
 ) -> LoadResult:
     """Generate the readings of one window (at most a day), then replace the window's rows
     with them in one transaction.
+
+    With a `scenario`, the day also gets its physical faults (if its rates are not all
+    zero), its feeder-head readings and its ground truth (`events.inject`), written in
+    the same transaction, so readings, heads and truth always describe the same day.
 
     The rows are generated before the connection is opened, so the engine's single
     session is held only for the write. Compressed chunks overlapping the window are
@@ -186,6 +192,10 @@ def load_window(
     """
     started = time.perf_counter()
     frames = list(iter_readings(fleet, window[0], window[1], interval, seed, timezone))
+    injected = None
+    if scenario is not None and frames:
+        injected = inject(pl.concat(frames), fleet, window, scenario)
+        frames = [injected.readings]
     generate_s = time.perf_counter() - started
     writer = writer_for(db, table)
     rows = 0
@@ -199,8 +209,35 @@ def load_window(
         )
         for frame in frames:
             rows += writer.write(conn, frame)
+        if injected is not None:
+            replace_grid_truth(conn, window, injected.head, injected.truth)
     write_s = time.perf_counter() - started
     return LoadResult(rows, generate_s, write_s, len(rng.recompressed))
+
+
+def replace_grid_truth(
+    conn: psycopg.Connection[Any],
+    window: tuple[datetime, datetime],
+    head: pl.DataFrame,
+    truth: pl.DataFrame,
+) -> None:
+    """Replace the window's feeder-head readings and its day's ground truth (in the
+    caller's transaction): loading a day twice leaves the same rows."""
+    conn.execute(
+        'DELETE FROM feeder_head_readings WHERE "timestamp" >= %s AND "timestamp" < %s', window
+    )
+    conn.execute("DELETE FROM injected_faults WHERE day = %s", (window[0].date(),))
+    conn.execute(  # unnest, not COPY: the embedded engine's wire server cannot COPY
+        'INSERT INTO feeder_head_readings ("timestamp", feeder, power, energy) '
+        "SELECT * FROM unnest(%s::timestamptz[], %s::text[], %s::int4[], %s::int4[])",
+        [head.get_column(c).to_list() for c in ("timestamp", "feeder", "power", "energy")],
+    )
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO injected_faults (day, kind, asset_type, asset, start_ts, end_ts, "
+            "magnitude) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            truth.rows(),
+        )
 
 
 ProgressFn = Callable[[int, int, tuple[datetime, datetime], LoadResult], None]
@@ -215,12 +252,15 @@ def load_history(
     seed: int,
     timezone: str,
     progress: ProgressFn | None = None,
+    scenario: Scenario | None = None,
 ) -> LoadResult:
     """Load every day of the window into the primary table, reporting progress per day."""
     parts = list(days_in(window))
     total = LoadResult(0, 0.0, 0.0)
     for i, part in enumerate(parts, start=1):
-        result = load_window(db, fleet, part, interval=interval, seed=seed, timezone=timezone)
+        result = load_window(
+            db, fleet, part, interval=interval, seed=seed, timezone=timezone, scenario=scenario
+        )
         total = LoadResult(
             total.rows + result.rows,
             total.generate_s + result.generate_s,
