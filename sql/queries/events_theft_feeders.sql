@@ -1,8 +1,19 @@
--- Event detection, theft: each feeder's energy per UTC day over [lo, hi) at its head (Wh).
--- Head minus the sum of its meters is the energy the meters do not account for:
--- technical losses, and whatever is stolen.
+-- Event detection, theft: each feeder's balance per UTC day over [lo, hi): the energy at its
+-- head, the energy its meters registered, and the magnitude of the metered flow (the sum
+-- over intervals of |sum of its meters|, Wh), on which technical losses grow whichever
+-- way power flows. Head minus meters, less the losses, is what the meters do not
+-- account for.
+WITH metered AS (
+    SELECT e."timestamp", m.feeder, sum(e.energy)::float8 AS metered
+    FROM energy_readings AS e
+    JOIN meters AS m USING (meter_id)
+    WHERE e."timestamp" >= %(lo)s AND e."timestamp" < %(hi)s
+    GROUP BY 1, 2
+)
 SELECT time_bucket(INTERVAL '1 day', h."timestamp") AS day, h.feeder,
-       sum(h.energy)::float8 AS head
+       sum(h.energy)::float8 AS head, sum(x.metered) AS metered,
+       sum(abs(x.metered)) AS flow
 FROM feeder_head_readings AS h
+JOIN metered AS x USING ("timestamp", feeder)
 WHERE h."timestamp" >= %(lo)s AND h."timestamp" < %(hi)s
 GROUP BY 1, 2

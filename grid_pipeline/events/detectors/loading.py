@@ -10,9 +10,9 @@ transformer: a load below ``-reverse_flow_ratio`` x rating for at least
 ``reverse_flow_min``; it is real physics, not a fault, reported for planning and
 protection settings.
 
-`sustained_runs` is the whole rule, a pure function over a frame of loads: the
-detector applies it to the metered flows, the generator to the true flows for its
-ground truth, so both use exactly the same rule.
+`sustained_runs` is the whole rule, a pure function over a frame of loads; it cuts
+runs with `grid_pipeline.events.runs.sustained_runs`, which the generator applies
+to the true flows for its ground truth, so both use exactly the same rule.
 
 Severity: overload warning, critical from 1.5 x rating (emergency loading);
 reverse flow info.
@@ -32,11 +32,10 @@ from grid_pipeline.events.detectors.base import (
     in_window,
     padded,
     reading_interval,
-    runs,
     utc,
-    with_run,
 )
 from grid_pipeline.events.kinds import Thresholds
+from grid_pipeline.events.runs import sustained_runs as held_runs
 from grid_pipeline.fleet.meters import CUSTOMER_CLASSES, POWER_FACTOR
 
 NAME = "loading"
@@ -83,13 +82,16 @@ def sustained_runs(
     )
     if rows.is_empty():
         return pl.DataFrame(schema=RUN_SCHEMA)
-    needed = -(-min_duration // interval)  # whole intervals, rounded up
-    labelled = with_run(rows, ["transformer"], interval)
-    peaks = labelled.group_by("transformer", "run").agg(pl.col("peak_ratio").max())
+    flags = rows.select(pl.col("transformer").alias("key"), "timestamp", pl.lit(True).alias("flag"))
+    found = held_runs(flags, interval, min_duration).rename({"key": "transformer"})
+    peaks = (
+        found.join(rows.select("transformer", "timestamp", "peak_ratio"), on="transformer")
+        .filter((pl.col("timestamp") >= pl.col("start")) & (pl.col("timestamp") < pl.col("end")))
+        .group_by("transformer", "start")
+        .agg(pl.col("peak_ratio").max())
+    )
     return (
-        runs(labelled.drop("run"), ["transformer"], interval)
-        .join(peaks, on=["transformer", "run"])
-        .filter(pl.col("intervals") >= needed)
+        found.join(peaks, on=["transformer", "start"])
         .select(list(RUN_SCHEMA))
         .cast(pl.Schema(RUN_SCHEMA))
         .sort("transformer", "start")

@@ -10,16 +10,22 @@ alone does not say which meter. The detector asks for both:
 1. Per meter and UTC day, the consumption (the sum of its positive hourly energy,
    which a theft scales like the rest and solar export does not blur), divided by
    the median of its group (class x solar) that day, which removes weather and
-   weekdays. Its baseline is the 80th percentile of that share over the days read
-   (up to 14 days before the window): a theft lasts at most a week, so most days
-   are honest. A day is low when the share is below ``1 - theft_min_drop`` of it.
+   weekdays. Its baseline is the median share over its honest days: first the 80th
+   percentile over the days read (up to 14 days before the window; a theft lasts at
+   most a week, so most days are honest), then the median of the days not low
+   against that. A day is low when the share is below ``1 - theft_min_drop`` of it.
 2. At least ``theft_min_days`` consecutive low days are a candidate.
-3. The candidate is confirmed when, on at least half of its days, the feeder's
-   unaccounted energy (head minus meters, less the losses the feeder shows on its
-   median day) rose by at least half of what the meter's consumption fell below its
-   baseline that day. A vote of days, not a sum: another meter's fault on the same
-   feeder (a zero read over a solar export at noon) moves one day's balance by as
-   much as a theft, in either direction, and lasts at most a day.
+3. The candidate is confirmed when, on more than half of its days, the feeder's
+   unaccounted energy rose by at least half of what the meter's consumption fell
+   below its baseline that day. Unaccounted energy is head minus meters less the
+   technical losses, which grow with the magnitude of the flow whichever way it goes:
+   a low quantile of the feeder's days gives its loss share of sum |flow| per
+   interval (thefts only raise a day's share, and may cover most days). A vote
+   of days, not a sum: another meter's fault on the same feeder (a zero read over
+   a solar export at noon) moves one day's balance by as much as a theft, in either
+   direction, and lasts at most a day. Candidates on one feeder share its balance:
+   the largest drop is judged first and what it explains is taken off the days
+   before the next is judged, so one theft does not confirm a neighbour's dip.
 4. The start (and end) is placed at the hour where a step from the meter's usual
    hourly profile to its reduced level fits best (least squares), searched from a
    day before the first low day to half a day into it, so it lands within hours of
@@ -35,7 +41,7 @@ safety).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,12 +59,15 @@ LOOKAHEAD = timedelta(days=8)
 BASELINE_QUANTILE = 0.8
 #: The feeder's unaccounted energy must rise by at least this share of the meter's drop.
 BALANCE_SHARE = 0.5
+#: The feeder's loss share is this quantile of its days' (head - meters) / flow.
+LOSS_QUANTILE = 0.3
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 _TS = pl.Datetime("us", "UTC")
 _HOURLY = {"hour": _TS, "meter_id": pl.Int32, "feeder": pl.Utf8, "customer_class": pl.Utf8,
            "has_solar": pl.Boolean, "energy": pl.Int64}  # fmt: skip
-_HEAD = {"day": _TS, "feeder": pl.Utf8, "head": pl.Float64}
+_HEAD = {"day": _TS, "feeder": pl.Utf8, "head": pl.Float64, "metered": pl.Float64,
+         "flow": pl.Float64}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -72,8 +81,12 @@ class Candidate:
     ratio: float  # the meter's share over the run / its baseline
     drop_wh: float  # consumption below baseline over the run
     balance_wh: float  # rise of the feeder's unaccounted energy over the run
-    days: int  # low days in the run
-    balanced_days: int  # days whose balance rose by BALANCE_SHARE of the meter's drop
+    daily: tuple[tuple[datetime, float], ...]  # (day, drop in Wh) per low day
+    balanced_days: int = 0  # days whose balance rose by BALANCE_SHARE of the meter's drop
+
+    @property
+    def days(self) -> int:
+        return len(self.daily)
 
 
 def daily_shares(hourly: pl.DataFrame) -> pl.DataFrame:
@@ -89,34 +102,51 @@ def daily_shares(hourly: pl.DataFrame) -> pl.DataFrame:
         .filter(pl.col("group_use") > 0)
         .with_columns((pl.col("use") / pl.col("group_use")).alias("share"))
         .with_columns(
-            pl.col("share").quantile(BASELINE_QUANTILE).over("meter_id").alias("baseline")
+            pl.col("share").quantile(BASELINE_QUANTILE).over("meter_id").alias("first_guess")
+        )
+        .with_columns(
+            pl.col("share")
+            .filter(pl.col("share") > 0.7 * pl.col("first_guess"))
+            .median()
+            .over("meter_id")
+            .alias("baseline")
         )
         .filter(pl.col("baseline") > 0)
         .with_columns((pl.col("share") / pl.col("baseline")).alias("ratio"))
+        .drop("first_guess")
     )
 
 
-def feeder_balance(hourly: pl.DataFrame, head: pl.DataFrame) -> pl.DataFrame:
-    """Per feeder and day, the unaccounted energy beyond the feeder's usual losses (Wh)."""
-    metered = (
-        hourly.with_columns(pl.col("hour").dt.truncate("1d").alias("day"))
-        .group_by("feeder", "day")
-        .agg(pl.col("energy").sum().cast(pl.Float64).alias("metered"))
+def feeder_balance(head: pl.DataFrame) -> pl.DataFrame:
+    """Per feeder and day, the unaccounted energy beyond the feeder's usual losses (Wh).
+
+    `head` has per feeder and day the head's energy, the metered energy and the flow
+    (sum over intervals of the metered total's magnitude), as ``events_theft_feeders``.
+    The loss share is a low quantile (`LOSS_QUANTILE`) over days of (head - metered) /
+    flow: a theft only raises a day's share, and a feeder may have thefts on most of its
+    days, so the median would take them for losses.
+    """
+    gap = pl.col("head") - pl.col("metered")
+    losses = (gap / pl.col("flow")).quantile(LOSS_QUANTILE).over("feeder")
+    return (
+        head.filter(pl.col("flow") > 0)
+        .with_columns((gap - losses * pl.col("flow")).alias("unaccounted"))
+        .select("feeder", "day", "unaccounted")
     )
-    joined = head.join(metered, on=["feeder", "day"]).filter(pl.col("metered") > 0)
-    losses = ((pl.col("head") - pl.col("metered")) / pl.col("metered")).median().over("feeder")
-    return joined.with_columns(
-        (pl.col("head") - (1.0 + losses) * pl.col("metered")).alias("unaccounted")
-    ).select("feeder", "day", "unaccounted")
+
+
+def low_days(shares: pl.DataFrame, thresholds: Thresholds) -> pl.DataFrame:
+    """The meter-days below ``1 - theft_min_drop`` of their baseline, with the drop (Wh)."""
+    return shares.filter(pl.col("ratio") <= 1.0 - thresholds.theft_min_drop).with_columns(
+        (pl.col("baseline") * pl.col("group_use") - pl.col("use")).alias("drop")
+    )
 
 
 def candidates(
     shares: pl.DataFrame, balance: pl.DataFrame, thresholds: Thresholds
 ) -> list[Candidate]:
     """Runs of at least ``theft_min_days`` low days, with their balance evidence."""
-    low = shares.filter(pl.col("ratio") <= 1.0 - thresholds.theft_min_drop).with_columns(
-        (pl.col("baseline") * pl.col("group_use") - pl.col("use")).alias("drop")
-    )
+    low = low_days(shares, thresholds)
     if low.is_empty():
         return []
     step = pl.col("day").diff().over("meter_id")
@@ -133,12 +163,8 @@ def candidates(
             (pl.col("use").sum() / (pl.col("baseline") * pl.col("group_use")).sum()).alias("ratio"),
             pl.col("drop").sum().alias("drop_wh"),
             pl.col("unaccounted").fill_null(0.0).sum().alias("balance_wh"),
-            (
-                (pl.col("drop") > 0)
-                & (pl.col("unaccounted").fill_null(0.0) >= BALANCE_SHARE * pl.col("drop"))
-            )
-            .sum()
-            .alias("balanced_days"),
+            pl.col("day").alias("days_list"),
+            pl.col("drop").alias("drops"),
         )
         .filter(pl.col("days") >= thresholds.theft_min_days)
         .sort("meter_id", "first_day")
@@ -152,16 +178,32 @@ def candidates(
             ratio=row["ratio"],
             drop_wh=row["drop_wh"],
             balance_wh=row["balance_wh"],
-            days=row["days"],
-            balanced_days=row["balanced_days"],
+            daily=tuple(zip(row["days_list"], row["drops"], strict=True)),
         )
         for row in runs.iter_rows(named=True)
     ]
 
 
-def confirmed(candidate: Candidate) -> bool:
-    """On at least half of the days the feeder balance rose by `BALANCE_SHARE` of the drop."""
-    return candidate.drop_wh > 0 and 2 * candidate.balanced_days >= candidate.days
+def confirm(found: list[Candidate], balance: pl.DataFrame) -> list[Candidate]:
+    """The candidates the feeder balance backs: on more than half of their days it rose by
+    `BALANCE_SHARE` of the meter's drop. Largest drop first; a confirmed theft's drop is
+    taken off its feeder's balance on its days before the next candidate is judged."""
+    remaining = {(f, d): u for f, d, u in balance.iter_rows()}
+    kept = []
+    for c in sorted(found, key=lambda c: -c.drop_wh):
+        if c.drop_wh <= 0:
+            continue
+        balanced = sum(
+            1
+            for day, drop in c.daily
+            if drop > 0 and remaining.get((c.feeder, day), 0.0) >= BALANCE_SHARE * drop
+        )
+        if 2 * balanced > c.days:
+            kept.append(replace(c, balanced_days=balanced))
+            for day, drop in c.daily:
+                if (c.feeder, day) in remaining:
+                    remaining[(c.feeder, day)] -= max(drop, 0.0)
+    return sorted(kept, key=lambda c: (c.meter_id, c.first_day))
 
 
 def step_at(values: np.ndarray, before: np.ndarray, after: np.ndarray, lo: int, hi: int) -> int:
@@ -228,9 +270,8 @@ def detect_frames(
     if hourly.is_empty() or head.is_empty():
         return []
     shares = daily_shares(hourly)
-    found = [
-        c for c in candidates(shares, feeder_balance(hourly, head), thresholds) if confirmed(c)
-    ]
+    balance = feeder_balance(head)
+    found = confirm(candidates(shares, balance, thresholds), balance)
     last_hour: datetime = hourly.get_column("hour").max()  # type: ignore[assignment]
     data_end = last_hour + HOUR
     events = []
