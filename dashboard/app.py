@@ -33,6 +33,7 @@ PAGES = [
     st.Page("app_pages/meter_trends.py", title="Meter trends", icon=":material/show_chart:"),
     st.Page("app_pages/insights.py", title="Insights", icon=":material/insights:"),
     st.Page("app_pages/data_quality.py", title="Data quality", icon=":material/fact_check:"),
+    st.Page("app_pages/events.py", title="Events", icon=":material/warning:"),
     st.Page("app_pages/storage.py", title="Storage and benchmarks", icon=":material/storage:"),
 ]
 page = st.navigation(PAGES)

@@ -9,10 +9,11 @@ here too; anything that scans readings happens in SQL.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import plotly.express as px
 import plotly.graph_objects as go
@@ -740,3 +741,159 @@ def benchmark_medians(results: pl.DataFrame, order: Sequence[str] = ()) -> go.Fi
             range=[math.log10(values[0]), math.log10(values[-1])],
         )  # fmt: skip
     return _finish(fig, title, height=420)
+
+
+# --- events -------------------------------------------------------------------------------------
+
+#: One colour per event kind in every events chart (fixed, so a kind keeps its colour whichever
+#: kinds are shown): supply problems in reds, voltage in blues, loading in oranges/purples,
+#: metering faults in greys and greens.
+EVENT_KIND_COLORS = {
+    "outage": "#C62828",
+    "voltage_sag": "#1F6FB2",
+    "voltage_swell": "#6BAED6",
+    "overload": "#F58518",
+    "reverse_flow": "#9467BD",
+    "theft": "#8C564B",
+    "stuck": "#7F7F7F",
+    "zero": "#2CA02C",
+    "spike": "#E377C2",
+}
+#: Event severities, most urgent first, with their colour (the status colours).
+EVENT_SEVERITY_COLORS = {
+    "critical": SEVERITY_COLORS["failed"],
+    "warning": SEVERITY_COLORS["warn"],
+    "info": SEVERITY_COLORS["info"],
+}
+_EVENT_TIME = "%Y-%m-%d %H:%M"
+
+
+def asset_label(asset_type: str, asset: str) -> str:
+    """How an event's asset reads: "meter 17", "transformer T-F01-03", "feeder F01"."""
+    return f"{asset_type} {asset}"
+
+
+def format_evidence(evidence: object, limit: int = 5) -> str:
+    """An event's evidence (JSON text or a mapping) as "key=value" pairs, numbers rounded.
+
+    The detectors store flat numbers (peak ratio, minutes, meters affected). jsonb keeps no
+    key order, so keys are sorted by name; the first `limit` are shown, an ellipsis says when
+    there are more.
+    """
+    if isinstance(evidence, str):
+        text = evidence
+        try:
+            evidence = json.loads(text) if text else {}
+        except ValueError:
+            return text
+    if not isinstance(evidence, Mapping) or not evidence:
+        return ""
+    parts = []
+    for key, value in sorted(evidence.items())[:limit]:
+        shown = f"{value:,.3g}" if isinstance(value, float) else str(value)
+        parts.append(f"{key}={shown}")
+    return ", ".join(parts) + (", ..." if len(evidence) > limit else "")
+
+
+def events_table(events: pl.DataFrame) -> pl.DataFrame:
+    """The rows an operator reads, newest first: kind, asset (with its transformer and feeder),
+    start, end or "open", duration ("so far" while open), severity, evidence, acknowledged.
+
+    Times are the local timestamps the query returns, written as text so an open event's end
+    can read "open" in the same column.
+    """
+    columns = ["Kind", "Asset", "Transformer", "Feeder", "Start", "End", "Duration",
+               "Severity", "Evidence", "Acknowledged"]  # fmt: skip
+    if events.is_empty():
+        return pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
+    rows = []
+    for e in events.iter_rows(named=True):
+        is_open = e["end_local"] is None
+        duration = format_duration(e["duration"])
+        ack = e["acknowledged_local"]
+        rows.append(
+            [
+                str(e["kind"]),
+                asset_label(e["asset_type"], e["asset"]),
+                e["transformer"] or "-",
+                e["feeder"] or "-",
+                e["start_local"].strftime(_EVENT_TIME),
+                "open" if is_open else e["end_local"].strftime(_EVENT_TIME),
+                f"{duration} so far" if is_open else duration,
+                str(e["severity"]),
+                format_evidence(e["evidence"]),
+                ack.strftime(_EVENT_TIME) if ack is not None else "",
+            ]
+        )
+    return pl.DataFrame(rows, schema=dict.fromkeys(columns, pl.String), orient="row")
+
+
+def events_timeline(
+    events: pl.DataFrame, start: datetime, end: datetime, top: int = 40
+) -> go.Figure:
+    """Each event as a bar on its asset's row over the window [start, end) (local times),
+    coloured by kind; open events run to the window's end.
+
+    The `top` assets with the most events get a row (the title says when more had events).
+    An event shorter than a 300th of the window (a 5-minute spike over 3 days) is drawn that
+    wide so it stays visible; its hover shows the true start, end and duration.
+    """
+    title = "Events per asset over the window"
+    if events.is_empty():
+        return empty_figure(title, "No events for this selection")
+    labelled = events.with_columns(
+        pl.struct("asset_type", "asset")
+        .map_elements(lambda a: asset_label(a["asset_type"], a["asset"]), return_dtype=pl.String)
+        .alias("label")
+    )
+    ranked = labelled.group_by("label").len().sort(["len", "label"], descending=[True, False])
+    assets = ranked.get_column("label").head(top).to_list()
+    if ranked.height > top:
+        title += f" (the {top} of {ranked.height} assets with the most events)"
+    least = (end - start) / 300
+    fig = go.Figure()
+    for kind, color in EVENT_KIND_COLORS.items():
+        rows = labelled.filter((pl.col("kind") == kind) & pl.col("label").is_in(assets))
+        if rows.is_empty():
+            continue
+        bases, widths, hovers = [], [], []
+        for e in rows.iter_rows(named=True):
+            begin = max(e["start_local"], start)
+            finish = min(e["end_local"] or end, end)
+            bases.append(begin)
+            widths.append(max(finish - begin, least).total_seconds() * 1000)
+            ends = "open" if e["end_local"] is None else f"{e['end_local']:{_EVENT_TIME}}"
+            hovers.append(
+                f"{e['label']}<br>{kind}, {e['severity']}<br>{e['start_local']:{_EVENT_TIME}}"
+                f" to {ends}<br>{format_duration(e['duration'])}"
+            )
+        fig.add_bar(
+            y=rows.get_column("label").to_list(), x=widths, base=bases, orientation="h",
+            name=kind, marker_color=color, hovertext=hovers, hoverinfo="text",
+        )  # fmt: skip
+    fig.update_xaxes(type="date", range=[start, end])
+    fig.update_yaxes(
+        type="category", categoryorder="array", categoryarray=assets[::-1], title_text=""
+    )
+    fig.update_layout(barmode="overlay")
+    return _finish(fig, title, height=max(280, min(1000, 120 + 24 * len(assets))))
+
+
+def events_per_asset(counts: pl.DataFrame, by: str, top: int = 15) -> go.Figure:
+    """Events per feeder or transformer (`by`), stacked by severity, most events on top."""
+    title = f"Events per {by} (top {top})"
+    if counts.is_empty():
+        return empty_figure(title, "No events for this selection")
+    ranked = counts.sort(["events", by], descending=[True, False]).head(top)
+    long = ranked.unpivot(
+        index=by, on=list(EVENT_SEVERITY_COLORS), variable_name="severity", value_name="n"
+    ).filter(pl.col("n") > 0)
+    fig = px.bar(
+        long, x="n", y=by, color="severity", orientation="h",
+        color_discrete_map=EVENT_SEVERITY_COLORS,
+        category_orders={by: ranked.get_column(by).to_list(),
+                         "severity": list(EVENT_SEVERITY_COLORS)},
+        labels={"n": "events", by: ""},
+    )  # fmt: skip
+    fig.update_yaxes(type="category")
+    return _finish(fig, title, height=max(260, min(600, 90 + 26 * ranked.height)))

@@ -455,3 +455,58 @@ def benchmark_run(tz: str) -> dict[str, Any] | None:
 def benchmark_results(run_id: int) -> pl.DataFrame:
     """Medians and p95 per query, variant and storage of one run."""
     return _frame("dashboard_storage_benchmark_results", {"run_id": run_id})
+
+
+# --- events -------------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=LIVE_TTL * 3, show_spinner=False)
+def events_extent(tz: str) -> dict[str, Any]:
+    """How many grid events are stored at all and when the newest starts (no filter)."""
+    return _frame("dashboard_events_extent", {"tz": tz}).row(0, named=True)
+
+
+@st.cache_data(ttl=LIVE_TTL * 3, show_spinner=False)
+def events_by_severity(
+    tz: str, start: datetime, end: datetime, classes: tuple[str, ...], feeders: tuple[str, ...]
+) -> pl.DataFrame:
+    """Per severity: open events (any start) and events overlapping [start, end)."""
+    return _frame("dashboard_events_severity", _window(tz, start, end, classes, feeders))
+
+
+def _event_filters(kinds: tuple[str, ...], severities: tuple[str, ...]) -> dict[str, list[str]]:
+    """The Events page's own filters as bound array parameters (empty = all)."""
+    return {"kinds": list(kinds), "severities": list(severities)}
+
+
+@st.cache_data(ttl=LIVE_TTL * 3, show_spinner=False)
+def events_list(
+    tz: str,
+    start: datetime,
+    end: datetime,
+    until: datetime,
+    classes: tuple[str, ...],
+    feeders: tuple[str, ...],
+    kinds: tuple[str, ...],
+    severities: tuple[str, ...],
+    limit: int = 1000,
+) -> pl.DataFrame:
+    """Events overlapping [start, end), newest first, with their transformer and feeder; an
+    open event's duration runs up to `until`; `matching` counts them all, past the limit too."""
+    params = _window(tz, start, end, classes, feeders) | _event_filters(kinds, severities)
+    return _frame("dashboard_events_list", params | {"until": until, "limit": limit})
+
+
+@st.cache_data(ttl=LIVE_TTL * 3, show_spinner=False)
+def events_by_asset(
+    tz: str,
+    start: datetime,
+    end: datetime,
+    classes: tuple[str, ...],
+    feeders: tuple[str, ...],
+    kinds: tuple[str, ...],
+    severities: tuple[str, ...],
+) -> pl.DataFrame:
+    """Events overlapping [start, end) counted per feeder and per transformer."""
+    params = _window(tz, start, end, classes, feeders) | _event_filters(kinds, severities)
+    return _frame("dashboard_events_by_asset", params)
