@@ -24,8 +24,8 @@ from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.events.detect import DetectedEvent, detect_all, run_detection
 from grid_pipeline.events.detectors import outage, voltage
 from grid_pipeline.events.detectors.loading import sustained_runs
-from grid_pipeline.events.detectors.metering import stuck_runs
-from grid_pipeline.events.detectors.theft import step_at
+from grid_pipeline.events.detectors.metering import spike_events, stuck_runs
+from grid_pipeline.events.detectors.theft import explain, step_at
 from grid_pipeline.events.kinds import Thresholds
 from grid_pipeline.fleet.meters import build_fleet
 from grid_pipeline.storage.historic import load_history, read_fleet, replace_fleet
@@ -374,3 +374,32 @@ def test_the_step_lands_where_the_level_changes() -> None:
     usual = np.tile([1.0, 3.0, 2.0, 4.0], 12)
     values = np.concatenate([usual[:29], usual[29:] * 0.5])
     assert step_at(values, usual, usual * 0.5, 10, 40) == 29
+
+
+def test_a_spike_is_one_reading_alone_above_the_limit() -> None:
+    times = [DAY0, DAY0 + 5 * INTERVAL, DAY0 + 6 * INTERVAL, DAY0 + 9 * INTERVAL]
+    rows = pl.DataFrame(
+        {"timestamp": times, "meter_id": [1] * 4, "power": [30_000] * 4, "rated_kw": [7.0] * 4}
+    )
+    found = spike_events(rows, INTERVAL)
+    assert [(e.asset, e.start, e.end) for e in found] == [
+        ("1", DAY0, DAY0 + INTERVAL),
+        ("1", DAY0 + 9 * INTERVAL, DAY0 + 10 * INTERVAL),
+    ]
+
+
+def test_the_balance_backs_the_thefts_not_a_dip_even_when_thefts_fill_the_days() -> None:
+    """14 days of a feeder with 2 % losses and a little noise: thefts on days 0-5 and 8-13
+    (more days than honest ones), and a household's own dip on days 6-7 (nothing stolen).
+    The subset that explains the balance is the two thefts, at the true loss share."""
+    import numpy as np
+
+    days = 14
+    flow = np.full(days, 25e6)
+    drops = np.zeros((3, days))
+    drops[0, 0:6], drops[1, 8:14], drops[2, 6:8] = 14e3, 9e3, 5e3
+    noise = np.array([1.0, -2.0, 0.5, 2.5, -1.0, 0.0, 1.5, -0.5, 2.0, -2.5, 1.0, 0.5, -1.5, 0.0])
+    gap = 0.02 * flow + drops[0] + drops[1] + 1e3 * noise
+    chosen, losses = explain(drops, gap, flow, 0.5 * drops.max(axis=1))
+    assert chosen.tolist() == [True, True, False]
+    assert abs(losses - 0.02) < 1e-4

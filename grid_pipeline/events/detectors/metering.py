@@ -12,7 +12,9 @@ These are faults of the meter, not of the grid: the load still flows.
   current sensor or a bypass. (Voltage 0 is an outage, detected there.) A
   household's base load never reads exactly 0 W for an hour.
 * Spike: a reading above ``spike_rating_multiple`` x the connection rating, which
-  the connection cannot carry; one event per reading.
+  the connection cannot carry, alone: its neighbours are below the limit. A spike is
+  a transient of one reading; readings beyond the limit for consecutive intervals
+  are a sustained draw (a transformer overload shows them), not a spike.
 
 Severity: stuck and zero warning (billing data is wrong until estimated), spike info
 (one reading to edit).
@@ -111,7 +113,15 @@ def _run_events(found: pl.DataFrame, kind: str, extra: list[str]) -> list[Detect
 
 
 def spike_events(rows: pl.DataFrame, interval: timedelta) -> list[DetectedEvent]:
-    """One event per reading above the spike limit (rows of ``events_spike.sql``)."""
+    """One event per reading above the spike limit whose neighbouring intervals are not
+    (rows of ``events_spike.sql``)."""
+    if rows.is_empty():
+        return []
+    step = pl.col("timestamp").diff().over("meter_id")
+    after = pl.col("timestamp").diff(-1).over("meter_id")
+    rows = rows.sort("meter_id", "timestamp").filter(
+        (step.is_null() | (step != interval)) & (after.is_null() | (after != -interval))
+    )
     return [
         DetectedEvent(
             kind="spike",

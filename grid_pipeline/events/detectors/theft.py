@@ -15,17 +15,16 @@ alone does not say which meter. The detector asks for both:
    most a week, so most days are honest), then the median of the days not low
    against that. A day is low when the share is below ``1 - theft_min_drop`` of it.
 2. At least ``theft_min_days`` consecutive low days are a candidate.
-3. The candidate is confirmed when, on more than half of its days, the feeder's
-   unaccounted energy rose by at least half of what the meter's consumption fell
-   below its baseline that day. Unaccounted energy is head minus meters less the
-   technical losses, which grow with the magnitude of the flow whichever way it goes:
-   a low quantile of the feeder's days gives its loss share of sum |flow| per
-   interval (thefts only raise a day's share, and may cover most days). A vote
-   of days, not a sum: another meter's fault on the same feeder (a zero read over
-   a solar export at noon) moves one day's balance by as much as a theft, in either
-   direction, and lasts at most a day. Candidates on one feeder share its balance:
-   the largest drop is judged first and what it explains is taken off the days
-   before the next is judged, so one theft does not confirm a neighbour's dip.
+3. The feeder balance decides which candidates are thefts (`explain`). Head minus
+   meters is technical losses, which grow with the magnitude of the flow whichever
+   way it goes (a share of sum |flow| per interval, unknown, per feeder), plus
+   what thieves take. Of all subsets of the feeder's candidates, the one that
+   leaves the least energy unexplained over the days (absolute values, loss share
+   re-estimated as a median for each subset), with a small price per theft (half
+   its daily drop), is taken. A theft explains its days' surplus; a meter's natural
+   dip would leave its days short; another meter's fault (a zero read over a solar
+   export at noon) moves one day and cannot buy a subset much. Thefts may cover
+   most of a feeder's days, so the loss share cannot simply be the median day.
 4. The start (and end) is placed at the hour where a step from the meter's usual
    hourly profile to its reduced level fits best (least squares), searched from a
    day before the first low day to half a day into it, so it lands within hours of
@@ -59,8 +58,8 @@ LOOKAHEAD = timedelta(days=8)
 BASELINE_QUANTILE = 0.8
 #: The feeder's unaccounted energy must rise by at least this share of the meter's drop.
 BALANCE_SHARE = 0.5
-#: The feeder's loss share is this quantile of its days' (head - meters) / flow.
-LOSS_QUANTILE = 0.3
+#: At most this many candidates per feeder are weighed together (2^n subsets), largest first.
+MAX_CANDIDATES = 12
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 _TS = pl.Datetime("us", "UTC")
@@ -80,9 +79,9 @@ class Candidate:
     last_day: datetime
     ratio: float  # the meter's share over the run / its baseline
     drop_wh: float  # consumption below baseline over the run
-    balance_wh: float  # rise of the feeder's unaccounted energy over the run
+    balance_wh: float  # the feeder's unexplained energy over the run, before this theft
     daily: tuple[tuple[datetime, float], ...]  # (day, drop in Wh) per low day
-    balanced_days: int = 0  # days whose balance rose by BALANCE_SHARE of the meter's drop
+    balanced_days: int = 0  # low days on which the feeder balance was read
 
     @property
     def days(self) -> int:
@@ -117,24 +116,6 @@ def daily_shares(hourly: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def feeder_balance(head: pl.DataFrame) -> pl.DataFrame:
-    """Per feeder and day, the unaccounted energy beyond the feeder's usual losses (Wh).
-
-    `head` has per feeder and day the head's energy, the metered energy and the flow
-    (sum over intervals of the metered total's magnitude), as ``events_theft_feeders``.
-    The loss share is a low quantile (`LOSS_QUANTILE`) over days of (head - metered) /
-    flow: a theft only raises a day's share, and a feeder may have thefts on most of its
-    days, so the median would take them for losses.
-    """
-    gap = pl.col("head") - pl.col("metered")
-    losses = (gap / pl.col("flow")).quantile(LOSS_QUANTILE).over("feeder")
-    return (
-        head.filter(pl.col("flow") > 0)
-        .with_columns((gap - losses * pl.col("flow")).alias("unaccounted"))
-        .select("feeder", "day", "unaccounted")
-    )
-
-
 def low_days(shares: pl.DataFrame, thresholds: Thresholds) -> pl.DataFrame:
     """The meter-days below ``1 - theft_min_drop`` of their baseline, with the drop (Wh)."""
     return shares.filter(pl.col("ratio") <= 1.0 - thresholds.theft_min_drop).with_columns(
@@ -142,10 +123,8 @@ def low_days(shares: pl.DataFrame, thresholds: Thresholds) -> pl.DataFrame:
     )
 
 
-def candidates(
-    shares: pl.DataFrame, balance: pl.DataFrame, thresholds: Thresholds
-) -> list[Candidate]:
-    """Runs of at least ``theft_min_days`` low days, with their balance evidence."""
+def candidates(shares: pl.DataFrame, thresholds: Thresholds) -> list[Candidate]:
+    """Runs of at least ``theft_min_days`` low days of one meter."""
     low = low_days(shares, thresholds)
     if low.is_empty():
         return []
@@ -154,7 +133,6 @@ def candidates(
     runs = (
         low.sort("meter_id", "day")
         .with_columns(new_run.cast(pl.Int64).cum_sum().over("meter_id").alias("run"))
-        .join(balance, on=["feeder", "day"], how="left")
         .group_by("meter_id", "feeder", "run")
         .agg(
             pl.col("day").min().alias("first_day"),
@@ -162,7 +140,6 @@ def candidates(
             pl.len().alias("days"),
             (pl.col("use").sum() / (pl.col("baseline") * pl.col("group_use")).sum()).alias("ratio"),
             pl.col("drop").sum().alias("drop_wh"),
-            pl.col("unaccounted").fill_null(0.0).sum().alias("balance_wh"),
             pl.col("day").alias("days_list"),
             pl.col("drop").alias("drops"),
         )
@@ -177,32 +154,64 @@ def candidates(
             last_day=row["last_day"],
             ratio=row["ratio"],
             drop_wh=row["drop_wh"],
-            balance_wh=row["balance_wh"],
+            balance_wh=0.0,
             daily=tuple(zip(row["days_list"], row["drops"], strict=True)),
         )
         for row in runs.iter_rows(named=True)
     ]
 
 
-def confirm(found: list[Candidate], balance: pl.DataFrame) -> list[Candidate]:
-    """The candidates the feeder balance backs: on more than half of their days it rose by
-    `BALANCE_SHARE` of the meter's drop. Largest drop first; a confirmed theft's drop is
-    taken off its feeder's balance on its days before the next candidate is judged."""
-    remaining = {(f, d): u for f, d, u in balance.iter_rows()}
-    kept = []
-    for c in sorted(found, key=lambda c: -c.drop_wh):
-        if c.drop_wh <= 0:
+def explain(
+    drops: np.ndarray, gap: np.ndarray, flow: np.ndarray, penalty: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """Which candidates of one feeder its balance backs, and the feeder's loss share.
+
+    `gap` is head minus metered energy per day, `flow` the metered flow's magnitude per
+    day, `drops` (candidates x days) what each candidate registered below its baseline
+    (0 off its run). For every subset S of candidates, the loss share is the median over
+    days of (gap - sum_S drops) / flow and the cost the sum over days of
+    |gap - loss x flow - sum_S drops| plus `penalty` per member: the subset that
+    leaves the least unexplained energy wins. A true theft leaves its days' balance
+    up by its drop unless it is in S; a meter's own dip in S pushes its days' balance
+    below zero. Median and absolute values keep a day moved by another fault from
+    deciding. Returns (a bool per candidate, the loss share).
+    """
+    n = drops.shape[0]
+    masks = (np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1
+    taken = masks @ drops  # subsets x days
+    losses = np.median((gap[None, :] - taken) / flow[None, :], axis=1)
+    cost = np.abs(gap[None, :] - losses[:, None] * flow[None, :] - taken).sum(axis=1)
+    best = int(np.argmin(cost + masks @ penalty))
+    return masks[best].astype(bool), float(losses[best])
+
+
+def confirm(found: list[Candidate], head: pl.DataFrame) -> list[Candidate]:
+    """The candidates their feeder's balance backs (`explain`, per feeder), with the
+    balance evidence: the feeder's unaccounted energy over each one's days, less what
+    the other confirmed thefts on the feeder explain."""
+    kept: list[Candidate] = []
+    for feeder, days_frame in head.filter(pl.col("flow") > 0).group_by("feeder"):
+        mine = sorted((c for c in found if c.feeder == feeder[0] and c.drop_wh > 0),
+                      key=lambda c: -c.drop_wh)[:MAX_CANDIDATES]  # fmt: skip
+        if not mine:
             continue
-        balanced = sum(
-            1
-            for day, drop in c.daily
-            if drop > 0 and remaining.get((c.feeder, day), 0.0) >= BALANCE_SHARE * drop
-        )
-        if 2 * balanced > c.days:
-            kept.append(replace(c, balanced_days=balanced))
+        days_frame = days_frame.sort("day")
+        index = {d: i for i, d in enumerate(days_frame.get_column("day").to_list())}
+        gap = (days_frame["head"] - days_frame["metered"]).to_numpy()
+        flow = days_frame["flow"].to_numpy()
+        drops = np.zeros((len(mine), len(index)))
+        for row, c in enumerate(mine):
             for day, drop in c.daily:
-                if (c.feeder, day) in remaining:
-                    remaining[(c.feeder, day)] -= max(drop, 0.0)
+                if day in index:
+                    drops[row, index[day]] = max(drop, 0.0)
+        penalty = BALANCE_SHARE * drops.sum(axis=1) / np.maximum((drops > 0).sum(axis=1), 1)
+        chosen, losses = explain(drops, gap, flow, penalty)
+        unexplained = gap - losses * flow - chosen.astype(float) @ drops
+        for row, c in enumerate(mine):
+            if chosen[row]:
+                on_days = drops[row] > 0
+                balance = float((unexplained + drops[row])[on_days].sum())
+                kept.append(replace(c, balance_wh=balance, balanced_days=int(on_days.sum())))
     return sorted(kept, key=lambda c: (c.meter_id, c.first_day))
 
 
@@ -270,8 +279,7 @@ def detect_frames(
     if hourly.is_empty() or head.is_empty():
         return []
     shares = daily_shares(hourly)
-    balance = feeder_balance(head)
-    found = confirm(candidates(shares, balance, thresholds), balance)
+    found = confirm(candidates(shares, thresholds), head)
     last_hour: datetime = hourly.get_column("hour").max()  # type: ignore[assignment]
     data_end = last_hour + HOUR
     events = []
@@ -297,7 +305,7 @@ def detect_frames(
                     "ratio": round(c.ratio, 3),
                     "drop_kwh": round(c.drop_wh / 1000, 2),
                     "balance_kwh": round(c.balance_wh / 1000, 2),
-                    "balanced_days": f"{c.balanced_days}/{c.days}",
+                    "days": c.days,
                     "ongoing": int(ongoing),
                 },
                 detector=NAME,
