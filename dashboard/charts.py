@@ -896,4 +896,6 @@ def events_per_asset(counts: pl.DataFrame, by: str, top: int = 15) -> go.Figure:
         labels={"n": "events", by: ""},
     )  # fmt: skip
     fig.update_yaxes(type="category")
+    most = int(ranked.get_column("events").max() or 0)  # type: ignore[arg-type]
+    fig.update_xaxes(tickformat=",d", dtick=1 if most <= 10 else None)  # whole events only
     return _finish(fig, title, height=max(260, min(600, 90 + 26 * ranked.height)))

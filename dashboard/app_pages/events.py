@@ -45,6 +45,19 @@ def severity_counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
     return counts
 
 
+def timeline_start(
+    events: pl.DataFrame, window_start: datetime, first_reading: datetime | None, tz: str
+) -> datetime:
+    """Where the timeline's axis begins (local): the window's start, or later where the data
+    and every listed event begin later (a 7-day window over 3 days of data would otherwise
+    squeeze every bar into the right half)."""
+    earliest = events.get_column("start_local").min()
+    begins = [local(first_reading, tz)] if first_reading is not None else [window_start]
+    if isinstance(earliest, datetime):
+        begins.append(earliest)
+    return max(window_start, min(begins))
+
+
 def headline(opened: dict[str, int], windowed: dict[str, int], days: int) -> None:
     """Open events and events in the window, each in total and per severity."""
     for label, counts, help_text in (
@@ -118,11 +131,28 @@ else:
             matching = int(events.get_column("matching")[0])
             if matching > events.height:
                 st.caption(f"The newest {events.height:,} of {matching:,} matching events.")
-            st.dataframe(charts.events_table(events), hide_index=True, width="stretch")
+            table = charts.events_table(events)
+            if not table.get_column("Acknowledged").str.len_chars().sum():
+                table = table.drop("Acknowledged")  # nobody acknowledged any: no empty column
+            small = st.column_config.TextColumn(width="small")
+            st.dataframe(
+                table,
+                hide_index=True,
+                width="stretch",
+                height=min(38 + 35 * table.height, 600),
+                column_config={
+                    "Feeder": small,
+                    "Severity": small,
+                    "Evidence": st.column_config.TextColumn(width="large"),
+                },
+            )
 
             st.subheader("Timeline")
+            # From where the data (or the earliest listed event) begins, not from a window
+            # start days before the first reading, which would squeeze every bar to the right.
+            shown_from = timeline_start(events, local(start, tz), extent.first_reading, tz)
             components.chart(
-                charts.events_timeline(events, local(start, tz), local(end, tz)),
+                charts.events_timeline(events, shown_from, local(end, tz)),
                 key="events_timeline",
             )
 
