@@ -8,6 +8,7 @@ import dagster as dg
 
 from grid_pipeline.config import load_settings
 from grid_pipeline.defs.bench import bench_defs
+from grid_pipeline.defs.events import events_defs
 from grid_pipeline.defs.historic import historic_assets
 from grid_pipeline.defs.ingestion import ingestion_defs
 from grid_pipeline.defs.resources import timescale_from_environment
@@ -27,4 +28,5 @@ defs = dg.Definitions.merge(
     storage_defs(settings),
     bench_defs(settings),
     ingestion_defs(settings),
+    events_defs(settings),
 )

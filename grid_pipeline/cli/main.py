@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 import psycopg
 
 from grid_pipeline.cli.errors import UsageError
+from grid_pipeline.cli.events import register as register_events
 from grid_pipeline.cli.mqtt import register as register_mqtt
 from grid_pipeline.config import (
     DATASET_RANGE,
@@ -405,6 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     soak.set_defaults(handler=_soak)
 
     register_mqtt(commands)  # simulate, ingest
+    register_events(commands)  # events detect, events score
     return parser
 
 

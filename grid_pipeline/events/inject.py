@@ -165,6 +165,7 @@ class _Assets:
     kinds: dict[str, list[str]]  # kind -> asset names eligible, in a fixed order
     rated_kw: dict[int, float]
     theft_meters: IntArray
+    sole: dict[str, str]  # meter id -> the transformer it alone hangs on
 
 
 def _assets(fleet: pl.DataFrame, grid: Grid) -> _Assets:
@@ -196,6 +197,7 @@ def _assets(fleet: pl.DataFrame, grid: Grid) -> _Assets:
         },
         rated_kw=dict(zip(fleet["meter_id"].to_list(), fleet["rated_kw"].to_list(), strict=True)),
         theft_meters=thieves["meter_id"].cast(pl.Int64).sort().to_numpy(),
+        sole={str(ids[0]): t for t, ids in by_transformer.items() if len(ids) == 1},
     )
 
 
@@ -274,7 +276,12 @@ def plan_day(day: date, fleet: pl.DataFrame, scenario: Scenario) -> list[Fault]:
             magnitude = magnitudes[0] + u[3][i] * (magnitudes[1] - magnitudes[0])
             event_kind = kind.removeprefix("feeder_").removeprefix("transformer_")
             event_kind = "outage" if event_kind == "meter_outage" else event_kind
-            planned.append(Fault(event_kind, _asset_type(kind), names[i], meters, start, end,
+            asset_type, asset = _asset_type(kind), names[i]
+            if kind == "meter_outage" and asset in assets.sole:
+                # A business alone on its transformer: the transformer is out, and that is
+                # what an operator (and the detector, reporting the highest level) sees.
+                asset_type, asset = "transformer", assets.sole[asset]
+            planned.append(Fault(event_kind, asset_type, asset, meters, start, end,
                                  float(magnitude), day))  # fmt: skip
     return planned
 

@@ -1,0 +1,89 @@
+"""`grid-pipeline events detect|score`: grid events over the loaded history.
+
+`detect` runs every detector day by day (the same code the Dagster detection assets
+call) and stores what it finds in `grid_events`; `score` compares those events with
+the faults `generate --physical-faults` injected and prints precision, recall, F1
+and detection delay per kind (`--json`: one object keyed by kind).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from grid_pipeline.cli.errors import UsageError
+from grid_pipeline.config import Settings
+
+
+def _day(text: str) -> tuple[datetime, datetime]:
+    """--day YYYY-MM-DD as the UTC day's window."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--day: {text!r} is not a date (YYYY-MM-DD)") from None
+    start = datetime.combine(day, time(), UTC)
+    return start, start + timedelta(days=1)
+
+
+def detect(args: argparse.Namespace, settings: Settings) -> int:
+    from grid_pipeline.app.events import detect_history
+    from grid_pipeline.app.services import start_database
+
+    window = _day(args.day) if args.day else None
+    db = start_database(settings)
+    reports = detect_history(
+        db, settings, window, progress=lambda text: print(text, file=sys.stderr, flush=True)
+    )
+    per_kind: dict[str, int] = {}
+    for report in reports:
+        for kind, n in report.events.items():
+            per_kind[kind] = per_kind.get(kind, 0) + n
+    seconds = sum(sum(r.seconds.values()) for r in reports)
+    found = ", ".join(f"{kind} {n}" for kind, n in sorted(per_kind.items())) or "no events"
+    print(f"{len(reports)} days in {seconds:.1f} s: {found}")
+    return 0
+
+
+def _cell(value: float | None, unit: str = "") -> str:
+    return "-" if value is None else f"{value:,.0f}{unit}" if unit else f"{value:.3f}"
+
+
+def score(args: argparse.Namespace, settings: Settings) -> int:
+    from grid_pipeline.app.events import score_history
+    from grid_pipeline.app.services import start_database
+
+    window = _day(args.day) if args.day else None
+    scores = score_history(start_database(settings), settings, window)
+    if args.json:
+        print(json.dumps({kind: s.as_json() for kind, s in scores.items()}, indent=2))
+        return 0
+    if not scores:
+        print("no injected faults and no detected events: run `generate --physical-faults`, "
+              "then `events detect`")  # fmt: skip
+        return 0
+    print(f"{'kind':<14} {'faults':>6} {'found':>6} {'precision':>9} {'recall':>7} {'F1':>6} "
+          f"{'delay p95':>10}")  # fmt: skip
+    for kind, s in scores.items():
+        delay = _cell(s.delay_s_p95, " s")
+        print(f"{kind:<14} {s.faults:>6} {s.detections:>6} {_cell(s.precision):>9} "
+              f"{_cell(s.recall):>7} {_cell(s.f1):>6} {delay:>10}")  # fmt: skip
+    return 0
+
+
+def register(commands: argparse._SubParsersAction[Any]) -> None:
+    """Add `events detect` and `events score` to the CLI."""
+    events = commands.add_parser(
+        "events", help="grid events: detect them in the history, score them against the truth"
+    ).add_subparsers(dest="action", required=True, metavar="ACTION")
+    run = events.add_parser("detect", help="run every detector over the data set, day by day")
+    run.add_argument("--day", default=None, help="one UTC day (YYYY-MM-DD) instead of all")
+    run.set_defaults(handler=detect)
+    rate = events.add_parser(
+        "score", help="detected events against the injected faults: precision, recall, delay"
+    )
+    rate.add_argument("--day", default=None, help="one UTC day (YYYY-MM-DD) instead of all")
+    rate.add_argument("--json", action="store_true", help="one JSON object keyed by kind")
+    rate.set_defaults(handler=score)
