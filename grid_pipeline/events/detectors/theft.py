@@ -56,8 +56,12 @@ LOOKBACK = timedelta(days=14)
 LOOKAHEAD = timedelta(days=8)
 #: The meter's honest level: this quantile of its daily share (most days are honest).
 BASELINE_QUANTILE = 0.8
-#: The feeder's unaccounted energy must rise by at least this share of the meter's drop.
+#: The price of calling a candidate a theft, as a share of its mean daily drop: the
+#: balance must explain at least that much more with it than without it.
 BALANCE_SHARE = 0.5
+#: A day counts towards the meter's honest level when its share is above this share of
+#: the first guess (the 80th percentile).
+HONEST_SHARE = 0.7
 #: At most this many candidates per feeder are weighed together (2^n subsets), largest first.
 MAX_CANDIDATES = 12
 HOUR = timedelta(hours=1)
@@ -105,7 +109,7 @@ def daily_shares(hourly: pl.DataFrame) -> pl.DataFrame:
         )
         .with_columns(
             pl.col("share")
-            .filter(pl.col("share") > 0.7 * pl.col("first_guess"))
+            .filter(pl.col("share") > HONEST_SHARE * pl.col("first_guess"))
             .median()
             .over("meter_id")
             .alias("baseline")
