@@ -60,6 +60,7 @@ PAGES = {
     "app_pages/insights.py": ("Insights", 7, 0),
     "app_pages/data_quality.py": ("Data quality", 2, 7),
     "app_pages/storage.py": ("Storage and benchmarks", 1, 1),
+    "app_pages/events.py": ("Grid events", 0, 0),  # a clean data set has no events yet
 }
 
 

@@ -126,6 +126,7 @@ def test_each_fault_changes_exactly_what_it_says(days: list) -> None:  # type: i
                     "rating_kva"
                 ].item()
                 assert (total > 1.09 * rating).all()
+                assert (got["power"] <= 1.4 * got["meter_id"].replace_strict(rated)).all()
             keys = faulty.select(
                 pl.col("meter_id").is_in(meters)
                 & (pl.col("timestamp") >= window["start"])

@@ -177,8 +177,14 @@ def _assets(fleet: pl.DataFrame, grid: Grid) -> _Assets:
     }
     classes = dict(zip(fleet["meter_id"].to_list(), fleet["customer_class"].to_list(), strict=True))
     transformers = sorted(by_transformer)
+    rated = dict(zip(fleet["meter_id"].to_list(), fleet["rated_kw"].to_list(), strict=True))
+    rating = dict(grid.transformers.select("transformer", "rating_kva").iter_rows())
+    # Households that can overload their transformer without any drawing more than 1.4
+    # times its own rating: a transformer sized up to a standard unit far above its few
+    # houses (25 kVA for two) would need each of them to draw several times its rating.
     households = [t for t in transformers
-                  if all(classes[m] == "residential" for m in by_transformer[t])]  # fmt: skip
+                  if all(classes[m] == "residential" for m in by_transformer[t])
+                  and rating[t] <= sum(rated[m] for m in by_transformer[t])]  # fmt: skip
     meter_names = [str(m) for m in sorted(classes)]
     meters = {name: (int(name),) for name in meter_names} | by_transformer | by_feeder
     thieves = fleet.filter((pl.col("customer_class") == "residential") & ~pl.col("has_solar"))
@@ -195,7 +201,7 @@ def _assets(fleet: pl.DataFrame, grid: Grid) -> _Assets:
             "zero": meter_names,
             "spike": meter_names,
         },
-        rated_kw=dict(zip(fleet["meter_id"].to_list(), fleet["rated_kw"].to_list(), strict=True)),
+        rated_kw=rated,
         theft_meters=thieves["meter_id"].cast(pl.Int64).sort().to_numpy(),
         sole={str(ids[0]): t for t, ids in by_transformer.items() if len(ids) == 1},
     )
