@@ -371,6 +371,12 @@ def peak_demand(
 # --- data quality -------------------------------------------------------------------------------
 
 
+COMPLETENESS_SCHEMA = pl.Schema(
+    {"meter_id": pl.Int64(), "day": pl.Date(), "readings": pl.Int64(), "expected": pl.Int64(),
+     "completeness": pl.Float64()}
+)  # fmt: skip
+
+
 @st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
 def completeness(
     tz: str,
@@ -384,7 +390,18 @@ def completeness(
     interval inside the data set); days that expect none are left out."""
     params = {"tz": tz, "start_day": start_day, "end_day": end_day, "interval": interval}
     days = whole_days(_local_midnight(start_day, tz), _local_midnight(end_day, tz), tz)
-    return _frame("dashboard_quality_completeness", params | days | _filters(classes, feeders))
+    per_meter = _frame("dashboard_quality_completeness", params | days | _filters(classes, feeders))
+    if per_meter.is_empty():
+        return pl.DataFrame(schema=COMPLETENESS_SCHEMA)
+    return (
+        per_meter.explode("day", "readings", "expected")
+        .with_columns(
+            pl.min_horizontal(
+                pl.lit(1.0), pl.col("readings").cast(pl.Float64) / pl.col("expected")
+            ).alias("completeness")
+        )
+        .cast(COMPLETENESS_SCHEMA)
+    )
 
 
 @st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)

@@ -90,12 +90,15 @@ counts AS (
     GROUP BY 1, 2
 )
 SELECT
+    -- One row per meter with its days as arrays (the data layer unnests them): the embedded
+    -- engine's wire costs about as much per row as the query itself, and 5,000 meters x
+    -- 7 days is 35,000 rows where 5,000 carry the same numbers.
     f.meter_id,
-    e.day,
-    coalesce(c.readings, 0)::bigint                                         AS readings,
-    e.expected,
-    least(1.0, coalesce(c.readings, 0)::float8 / e.expected::float8)        AS completeness
+    array_agg(e.day ORDER BY e.day)                                         AS day,
+    array_agg(coalesce(c.readings, 0)::bigint ORDER BY e.day)               AS readings,
+    array_agg(e.expected ORDER BY e.day)                                    AS expected
 FROM fleet AS f
 CROSS JOIN expected AS e
 LEFT JOIN counts AS c ON c.meter_id = f.meter_id AND c.day = e.day
-ORDER BY f.meter_id, e.day
+GROUP BY f.meter_id
+ORDER BY f.meter_id
