@@ -2,7 +2,7 @@
 
     cli, defs, dashboard, stack, orchestration   (thin callers, entry points)
                  app                             (what the product does)
-  fleet, events, storage, mqtt, bench, db, embedded  (domain, database, processes)
+  fleet, events, vee, storage, mqtt, bench, db, embedded  (domain, database, processes)
 
 A module may import from its own layer or below, never above. The test reads
 the imports of every module with `ast` (nothing is executed).
@@ -20,7 +20,7 @@ from grid_pipeline.config import load_settings
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "grid_pipeline"
 
-DOMAIN = ("fleet", "events", "storage", "mqtt", "bench", "db", "embedded", "config")
+DOMAIN = ("fleet", "events", "vee", "storage", "mqtt", "bench", "db", "embedded", "config")
 CALLERS = ("cli", "defs", "definitions", "stack", "orchestration", "soak")
 
 

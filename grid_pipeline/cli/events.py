@@ -18,7 +18,7 @@ from grid_pipeline.cli.errors import UsageError
 from grid_pipeline.config import Settings
 
 
-def _day(text: str) -> tuple[datetime, datetime]:
+def day_window(text: str) -> tuple[datetime, datetime]:
     """--day YYYY-MM-DD as the UTC day's window."""
     try:
         day = date.fromisoformat(text)
@@ -32,7 +32,7 @@ def detect(args: argparse.Namespace, settings: Settings) -> int:
     from grid_pipeline.app.events import detect_history
     from grid_pipeline.app.services import start_database
 
-    window = _day(args.day) if args.day else None
+    window = day_window(args.day) if args.day else None
     db = start_database(settings)
     reports = detect_history(
         db, settings, window, progress=lambda text: print(text, file=sys.stderr, flush=True)
@@ -55,7 +55,7 @@ def score(args: argparse.Namespace, settings: Settings) -> int:
     from grid_pipeline.app.events import score_history
     from grid_pipeline.app.services import start_database
 
-    window = _day(args.day) if args.day else None
+    window = day_window(args.day) if args.day else None
     scores = score_history(start_database(settings), settings, window)
     if args.json:
         print(json.dumps({kind: s.as_json() for kind, s in scores.items()}, indent=2))

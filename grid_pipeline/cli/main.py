@@ -26,6 +26,7 @@ import psycopg
 from grid_pipeline.cli.errors import UsageError
 from grid_pipeline.cli.events import register as register_events
 from grid_pipeline.cli.mqtt import register as register_mqtt
+from grid_pipeline.cli.vee import register as register_vee
 from grid_pipeline.config import (
     DATASET_RANGE,
     MAX_DAYS,
@@ -407,6 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_mqtt(commands)  # simulate, ingest
     register_events(commands)  # events detect, events score
+    register_vee(commands)  # vee run, vee backtest
     return parser
 
 
