@@ -1,9 +1,9 @@
 """`grid-pipeline events detect|score`: grid events over the loaded history.
 
-`detect` runs every detector day by day (the same code the Dagster detection assets
-call) and stores what it finds in `grid_events`; `score` compares those events with
-the faults `generate --physical-faults` injected and prints precision, recall, F1
-and detection delay per kind (`--json`: one object keyed by kind).
+`detect` runs every detector over the data set in one pass (the same code the Dagster
+detection asset runs per day) and stores what it finds in `grid_events`; `score`
+compares those events with the faults `generate --physical-faults` injected and prints
+precision, recall, F1 and detection delay per kind (`--json`: one object keyed by kind).
 """
 
 from __future__ import annotations
@@ -34,16 +34,12 @@ def detect(args: argparse.Namespace, settings: Settings) -> int:
 
     window = day_window(args.day) if args.day else None
     db = start_database(settings)
-    reports = detect_history(
+    report = detect_history(
         db, settings, window, progress=lambda text: print(text, file=sys.stderr, flush=True)
     )
-    per_kind: dict[str, int] = {}
-    for report in reports:
-        for kind, n in report.events.items():
-            per_kind[kind] = per_kind.get(kind, 0) + n
-    seconds = sum(sum(r.seconds.values()) for r in reports)
-    found = ", ".join(f"{kind} {n}" for kind, n in sorted(per_kind.items())) or "no events"
-    print(f"{len(reports)} days in {seconds:.1f} s: {found}")
+    found = ", ".join(f"{kind} {n}" for kind, n in report.events.items()) or "no events"
+    days = (report.window[1] - report.window[0]) / timedelta(days=1)
+    print(f"{days:g} days in {sum(report.seconds.values()):.1f} s: {found}")
     return 0
 
 
@@ -78,7 +74,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     events = commands.add_parser(
         "events", help="grid events: detect them in the history, score them against the truth"
     ).add_subparsers(dest="action", required=True, metavar="ACTION")
-    run = events.add_parser("detect", help="run every detector over the data set, day by day")
+    run = events.add_parser("detect", help="detect every kind over the data set, store the events")
     run.add_argument("--day", default=None, help="one UTC day (YYYY-MM-DD) instead of all")
     run.set_defaults(handler=detect)
     rate = events.add_parser(
