@@ -279,8 +279,8 @@ def test_meter_trends_raw_and_hourly_are_in_display_units(loaded: Loaded) -> Non
 
 @pytest.mark.parametrize("materialized", [False, True], ids=["real-time", "materialized"])
 def test_insights_are_in_kw_and_kwh(loaded: Loaded, materialized: bool) -> None:
-    """Top consumers, solar export, voltage quality, the weekly load pattern (all meters and one
-    class) and peak demand against the frame,
+    """Top consumers, solar export, voltage quality, the weekly load pattern (all meters, one
+    class, one feeder) and peak demand against the frame,
     over whole hours (the aggregates' buckets start at or after the window's start). The
     window holds a whole UTC day, read from the per-day aggregates (unrefreshed and
     refreshed), and partial days on both sides, read from the hourly and 15-minute ones."""
@@ -323,12 +323,18 @@ def test_insights_are_in_kw_and_kwh(loaded: Loaded, materialized: bool) -> None:
     assert quality.get_column("max_voltage_pu").max() == pytest.approx(pu.max().item(), abs=1e-12)
     assert quality.get_column("out_of_band").sum() == 0
 
-    for classes in ((), (str(loaded.fleet.get_column("customer_class").min()),)):
-        heat = fresh(data.load_heatmap, "UTC", start, loaded.window[1], classes, ())
+    # All meters, one class, one feeder: the heatmap sums segment_hourly_load's classes and
+    # feeders, which must give the per-meter sums of the hourly aggregate.
+    a_class = (str(loaded.fleet.get_column("customer_class").min()),)
+    a_feeder = (str(loaded.fleet.get_column("feeder").max()),)
+    for classes, feeders in (((), ()), (a_class, ()), ((), a_feeder)):
+        heat = fresh(data.load_heatmap, "UTC", start, loaded.window[1], classes, feeders)
         floats(heat, "power_kw")
         meters = loaded.fleet.filter(
-            pl.col("customer_class").is_in(list(classes)) if classes else pl.lit(True)
+            pl.col("customer_class").is_in(list(classes)) if classes else pl.lit(True),
+            pl.col("feeder").is_in(list(feeders)) if feeders else pl.lit(True),
         ).get_column("meter_id")
+        assert meters.len() > 0
         hourly = (  # energy_readings_hourly's avg_power: the mean of the 15-minute means
             readings.filter(pl.col("meter_id").is_in(meters.implode()))
             .group_by("meter_id", pl.col("timestamp").dt.truncate("15m"))

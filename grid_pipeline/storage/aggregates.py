@@ -33,6 +33,7 @@ AGGREGATES = (
     "fleet_15min",
     "meter_daily_stats",  # on meter_hourly_stats (migration 010)
     "meter_daily_peak",  # on energy_readings_15min (migration 010)
+    "segment_hourly_load",  # on energy_readings_hourly and meters (migration 014)
 )
 # Coarsest bucket of each: a refresh window is widened to whole buckets.
 BUCKETS = {
@@ -43,6 +44,7 @@ BUCKETS = {
     "fleet_15min": timedelta(minutes=15),
     "meter_daily_stats": timedelta(days=1),
     "meter_daily_peak": timedelta(days=1),
+    "segment_hourly_load": timedelta(hours=1),
 }
 
 
