@@ -281,6 +281,16 @@ def _window(
     return {"tz": tz, "start": start, "end": end, **_filters(classes, feeders)}
 
 
+def _unnest(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
+    """A statement's rows that carry their items as arrays (one row per month, or per class
+    and feeder, instead of one per meter: the embedded engine's wire costs about as much per
+    row as the query) unnested into one row per item, the columns in the order `columns`."""
+    lists = [name for name, dtype in frame.schema.items() if isinstance(dtype, pl.List)]
+    if frame.is_empty() or not lists:
+        return frame.select(columns)
+    return frame.explode(lists).select(columns)
+
+
 def _in_display_unit(frame: pl.DataFrame, column: str, scale: int) -> pl.DataFrame:
     """`column` of a seed query's verbatim result (stored units, numeric) as a float in the
     unit the charts label: the seed's SQL stays verbatim, so the division happens here."""
@@ -316,7 +326,9 @@ def monthly_consumption_by_meter(verbatim: bool = False) -> pl.DataFrame:
         return _in_display_unit(
             _run(seed_query("q3_monthly_consumption_by_meter")), "total_energy", SCALE["energy"]
         )
-    return _frame("dashboard_insights_monthly_by_meter")
+    return _unnest(
+        _frame("dashboard_insights_monthly_by_meter"), ("meter_id", "month", "total_energy")
+    )
 
 
 @st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
@@ -365,7 +377,9 @@ def peak_demand(
 ) -> pl.DataFrame:
     """Highest 15-minute mean power per meter and its share of rated power."""
     params = _window(tz, start, end, classes, feeders) | whole_days(start, end)
-    return _frame("dashboard_insights_peak_demand", params)
+    per_segment = _frame("dashboard_insights_peak_demand", params)
+    columns = ("meter_id", "customer_class", "feeder", "peak_kw", "peak_of_rated")
+    return _unnest(per_segment, columns).sort("meter_id")
 
 
 # --- data quality -------------------------------------------------------------------------------
