@@ -69,6 +69,11 @@ BAD_INPUTS: dict[str, tuple[dict[str, str], list[str]]] = {
         {"GRID_CHUNK_INTERVALS": "energy_readings=1 day,ingest_runs=3 hours"},
         ["db", "status"],
     ),
+    "events detect --day bad": ({}, ["events", "detect", "--day", "2026-13-01"]),
+    "events score --day bad": ({}, ["events", "score", "--day", "yesterday"]),
+    "vee run --day bad": ({}, ["vee", "run", "--day", "1/12/2026"]),
+    "vee backtest --days 0": ({}, ["vee", "backtest", "--days", "0"]),
+    "GRID_PHYSICAL_FAULTS maybe": ({"GRID_PHYSICAL_FAULTS": "maybe"}, ["generate"]),
     "variant meters": (
         {"GRID_CHUNK_INTERVALS": "energy_readings=1 day,meters=1 week"},
         ["generate"],
