@@ -6,7 +6,8 @@
 -- highest 15-minute mean per day), the rest of the window from the 15-minute aggregate: the
 -- maximum of those is the maximum over every 15-minute bucket of the window, from a seventh of
 -- the rows for a week. The data layer sets days_from = days_to = start when the window holds no
--- whole day. The aggregates are in W; peak_kw is kW (/ 1000), like rated_kw.
+-- whole day. The aggregates are in W; peak_kw is kW (/ 1000), like rated_kw. The maximum is
+-- taken per meter before meters is joined (5,000 rows to join instead of 35,000 meter-days).
 WITH peaks AS (
     SELECT d.meter_id, d.peak_power
     FROM meter_daily_peak AS d
@@ -21,17 +22,21 @@ WITH peaks AS (
     WHERE q.bucket >= greatest(%(days_to)s, %(start)s) AND q.bucket < %(end)s
 ),
 per_meter AS (
+    SELECT p.meter_id, max(p.peak_power) AS peak_power
+    FROM peaks AS p
+    GROUP BY p.meter_id
+),
+per_meter_kw AS (
     SELECT
         m.meter_id,
         m.customer_class,
         m.feeder,
-        max(p.peak_power)::float8 / 1000             AS peak_kw,
-        max(p.peak_power)::float8 / 1000 / m.rated_kw AS peak_of_rated
-    FROM peaks AS p
+        p.peak_power::float8 / 1000             AS peak_kw,
+        p.peak_power::float8 / 1000 / m.rated_kw AS peak_of_rated
+    FROM per_meter AS p
     JOIN meters AS m ON m.meter_id = p.meter_id
     WHERE (cardinality(%(classes)s::text[]) = 0 OR m.customer_class = ANY(%(classes)s::text[]))
       AND (cardinality(%(feeders)s::text[]) = 0 OR m.feeder = ANY(%(feeders)s::text[]))
-    GROUP BY m.meter_id, m.customer_class, m.feeder, m.rated_kw
 )
 -- One row per customer class and feeder with its meters as arrays (the data layer unnests
 -- them, one row per meter ordered by meter_id): the embedded engine's wire costs about as
@@ -43,5 +48,5 @@ SELECT
     array_agg(meter_id ORDER BY meter_id)      AS meter_id,
     array_agg(peak_kw ORDER BY meter_id)       AS peak_kw,
     array_agg(peak_of_rated ORDER BY meter_id) AS peak_of_rated
-FROM per_meter
+FROM per_meter_kw
 GROUP BY customer_class, feeder
