@@ -204,7 +204,7 @@ def test_generation_stores_heads_and_truth_and_a_second_load_changes_nothing(
     """Two days loaded with faults: every reading row, a head row per feeder and interval,
     the truth of both days; loading them again leaves exactly the same rows."""
     with connect(database) as conn:
-        conn.execute("TRUNCATE energy_readings")
+        conn.execute("TRUNCATE energy_readings, feeder_head_readings, injected_faults")
     replace_fleet(database, FLEET)
     window = (START, START + timedelta(days=2))
     with connect(database) as conn:
