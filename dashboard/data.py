@@ -418,6 +418,13 @@ def completeness(
     )
 
 
+GAPS_SCHEMA = pl.Schema(
+    {"meter_id": pl.Int64(), "feeder": pl.Utf8(), "hour": pl.Datetime("us"),
+     "readings": pl.Int64(), "expected": pl.Int64(), "missing": pl.Int64(),
+     "gap_hours": pl.Int64(), "missing_total": pl.Int64()}
+)  # fmt: skip
+
+
 @st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
 def gaps(
     tz: str,
@@ -429,7 +436,14 @@ def gaps(
     limit: int = 200,
 ) -> pl.DataFrame:
     """Meter-hours with fewer readings than expected (none included), worst first; the
-    columns gap_hours and missing_total count every gap of the local days, not just these."""
+    columns gap_hours and missing_total count every gap of the local days, not just these.
+
+    A gap needs a meter-day short of readings: when completeness (same arguments, cached,
+    the page reads it first) has none, there is nothing to search and no query runs.
+    """
+    complete = completeness(tz, start_day, end_day, interval, classes, feeders)
+    if (complete.get_column("readings") >= complete.get_column("expected")).all():
+        return pl.DataFrame(schema=GAPS_SCHEMA)
     params = {"tz": tz, "start_day": start_day, "end_day": end_day, "interval": interval}
     days = whole_days(_local_midnight(start_day, tz), _local_midnight(end_day, tz), tz)
     return _frame(
