@@ -45,10 +45,12 @@ PAGES = {
     "app_pages/insights.py": "insights",
     "app_pages/data_quality.py": "data_quality",
     "app_pages/storage.py": "storage",
+    "app_pages/events.py": "events",
 }
 TITLES = {
     "": "Live readings", "daily_energy": "Daily energy totals", "meter_trends": "Meter trends",
     "insights": "Insights", "data_quality": "Data quality", "storage": "Storage and benchmarks",
+    "events": "Grid events",
 }  # fmt: skip
 
 
