@@ -373,6 +373,10 @@ class Settings:
     # GRID_PHYSICAL_FAULTS: the historic generator injects grid faults (outages, voltage
     # events, overloads, theft, metering faults) and records their ground truth.
     physical_faults: bool = False
+    # GRID_ALERT_WEBHOOK: grid events are POSTed here (http/https); None: alerts are off.
+    alert_webhook: str | None = None
+    # GRID_ALERT_MIN_SEVERITY: the least severity that alerts (info, warning, critical).
+    alert_min_severity: str = "warning"
 
     @property
     def embedded_db(self) -> bool:
@@ -436,6 +440,24 @@ def _local_password(env: Mapping[str, str]) -> str | None:
     return raw
 
 
+def _alert_webhook(env: Mapping[str, str]) -> str | None:
+    raw = env.get("GRID_ALERT_WEBHOOK", "").strip()
+    if not raw:
+        return None
+    try:  # the value is not echoed: a webhook URL often carries its secret token
+        parts = urlsplit(raw)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+        usable = usable and (parts.port is None or parts.port > 0)
+    except ValueError:  # a malformed [IPv6] host or a port that is not a number
+        usable = False
+    if not usable:
+        raise ConfigError(
+            "GRID_ALERT_WEBHOOK: expected an http:// or https:// URL like "
+            "https://alerts.example.org/hook"
+        )
+    return raw
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every GRID_* variable; raise ConfigError on the first bad one."""
     env = os.environ if env is None else env
@@ -480,4 +502,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             env.get("GRID_REJECTS_RETENTION", "30 days"), "GRID_REJECTS_RETENTION"
         ),
         physical_faults=_choice(env, "GRID_PHYSICAL_FAULTS", ("off", "on")) == "on",
+        alert_webhook=_alert_webhook(env),
+        alert_min_severity=_choice(env, "GRID_ALERT_MIN_SEVERITY", ("warning", "info", "critical")),
     )

@@ -7,6 +7,7 @@ settings and the historic window's fixed end (`grid_pipeline.app.dataset`).
 import dagster as dg
 
 from grid_pipeline.config import load_settings
+from grid_pipeline.defs.alerts import alerts_defs
 from grid_pipeline.defs.bench import bench_defs
 from grid_pipeline.defs.events import events_defs
 from grid_pipeline.defs.historic import historic_assets
@@ -29,4 +30,5 @@ defs = dg.Definitions.merge(
     bench_defs(settings),
     ingestion_defs(settings),
     events_defs(settings),
+    alerts_defs(settings),
 )

@@ -20,7 +20,9 @@ from grid_pipeline.config import load_settings
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "grid_pipeline"
 
-DOMAIN = ("fleet", "events", "vee", "storage", "mqtt", "bench", "db", "embedded", "config")
+DOMAIN = (
+    "fleet", "events", "vee", "alerts", "storage", "mqtt", "bench", "db", "embedded", "config"
+)  # fmt: skip
 CALLERS = ("cli", "defs", "definitions", "stack", "orchestration", "soak")
 
 

@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 
 import psycopg
 
+from grid_pipeline.cli.alerts import register as register_alerts
 from grid_pipeline.cli.errors import UsageError
 from grid_pipeline.cli.events import register as register_events
 from grid_pipeline.cli.mqtt import register as register_mqtt
@@ -409,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_mqtt(commands)  # simulate, ingest
     register_events(commands)  # events detect, events score
     register_vee(commands)  # vee run, vee backtest
+    register_alerts(commands)  # alerts deliver
     return parser
 
 
