@@ -899,3 +899,126 @@ def events_per_asset(counts: pl.DataFrame, by: str, top: int = 15) -> go.Figure:
     most = int(ranked.get_column("events").max() or 0)  # type: ignore[arg-type]
     fig.update_xaxes(tickformat=",d", dtick=1 if most <= 10 else None)  # whole events only
     return _finish(fig, title, height=max(260, min(600, 90 + 26 * ranked.height)))
+
+
+# --- power quality ------------------------------------------------------------------------------
+
+#: EN 50160 verdict colours: pass green, fail red, incomplete (week not whole) grey.
+VERDICT_COLORS = {
+    "pass": SEVERITY_COLORS["ok"],
+    "fail": SEVERITY_COLORS["failed"],
+    "incomplete": SEVERITY_COLORS["unknown"],
+}
+#: ANSI C84.1 band colours and labels, in display order.
+ANSI_BANDS = {
+    "ansi_a": ("Range A (0.95-1.05 pu)", SEVERITY_COLORS["ok"]),
+    "ansi_b_only": ("Range B, not A", SEVERITY_COLORS["warn"]),
+    "ansi_outside": ("outside Range B", SEVERITY_COLORS["failed"]),
+}
+
+
+def week_label(week: datetime) -> str:
+    """A week as the people read it: its Monday, e.g. 'week of 2026-11-16'."""
+    return f"week of {week:%Y-%m-%d}"
+
+
+def verdict_counts(pq: pl.DataFrame) -> pl.DataFrame:
+    """Meters per week and verdict: one row per week with a column per verdict (0 if none)."""
+    return (
+        pq.group_by("week")
+        .agg((pl.col("verdict") == v).sum().cast(pl.Int64).alias(v) for v in VERDICT_COLORS)
+        .sort("week")
+    )
+
+
+def judged_week_index(weeks: pl.DataFrame) -> int:
+    """Index, in the newest-first list of `weeks` (from `verdict_counts`), of the newest week
+    with a verdict (pass or fail) for some meter; 0 (the newest) when every week is incomplete.
+    """
+    newest_first = weeks.sort("week", descending=True)
+    judged = (newest_first.get_column("pass") + newest_first.get_column("fail")) > 0
+    return int(judged.arg_true()[0]) if judged.any() else 0
+
+
+def power_quality_verdicts(pq: pl.DataFrame) -> go.Figure:
+    """EN 50160 verdicts per week: meters that pass, fail or whose week is incomplete."""
+    title = "EN 50160 weekly verdict: meters per week"
+    if pq.is_empty():
+        return empty_figure(title)
+    long = (
+        verdict_counts(pq)
+        .with_columns(pl.col("week").map_elements(week_label, return_dtype=pl.String))
+        .unpivot(index="week", on=list(VERDICT_COLORS), variable_name="verdict", value_name="n")
+    )
+    fig = px.bar(
+        long, x="week", y="n", color="verdict", color_discrete_map=VERDICT_COLORS,
+        category_orders={"verdict": list(VERDICT_COLORS)}, labels={"n": "meters", "week": ""},
+        text_auto=True,
+    )  # fmt: skip
+    fig.update_traces(textangle=0)
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(tickformat=",d")
+    return _finish(fig, title, height=340)
+
+
+FAILING_COLUMNS = (
+    "meter_id", "customer_class", "feeder", "share_within_10pct", "any_outside_limits",
+    "windows", "windows_excluded", "ansi_a", "ansi_b_only", "ansi_outside",
+)  # fmt: skip
+
+
+def failing_meters(pq: pl.DataFrame) -> pl.DataFrame:
+    """The meters failing EN 50160, worst share first: what a user reads in the table."""
+    return (
+        pq.filter(pl.col("verdict") == "fail")
+        .sort(["share_within_10pct", "meter_id"], nulls_last=True)
+        .select(FAILING_COLUMNS)
+    )
+
+
+def ansi_shares_by_feeder(pq: pl.DataFrame) -> pl.DataFrame:
+    """Per feeder, the share of 10-minute means in each ANSI band (weighted by windows)."""
+    shares = [
+        ((pl.col(c).fill_null(0) * pl.col("windows")).sum() / pl.col("windows").sum()).alias(c)
+        for c in ANSI_BANDS
+    ]
+    return (
+        pq.filter(pl.col("windows") > 0)
+        .group_by("feeder")
+        .agg(*shares, pl.col("windows").sum())
+        .sort("feeder")
+    )
+
+
+def power_quality_ansi(pq: pl.DataFrame) -> go.Figure:
+    """ANSI C84.1 bands of the 10-minute mean voltages per feeder.
+
+    Range A holds nearly every mean on a healthy feeder (99.9 % is typical), so a bar
+    stacked to 100 % would show one colour: the bars are the shares outside Range A (in
+    Range B only, and outside B) and each feeder's label carries its Range A share.
+    """
+    title = "ANSI C84.1: 10-minute means outside Range A, per feeder"
+    shares = ansi_shares_by_feeder(pq) if not pq.is_empty() else pq
+    if shares.is_empty():
+        return empty_figure(title)
+    shares = shares.with_columns(
+        pl.format("{} · A {}%", "feeder", (pl.col("ansi_a") * 100).round(2)).alias("label")
+    )
+    outside_a = [k for k in ANSI_BANDS if k != "ansi_a"]
+    if not shares.select(pl.sum_horizontal(outside_a).sum()).item():
+        return empty_figure(title, "Every 10-minute mean lies in Range A (0.95-1.05 pu)")
+    long = shares.unpivot(
+        index=["feeder", "label"], on=outside_a, variable_name="band", value_name="share"
+    ).with_columns(
+        (pl.col("share") * 100).alias("percent"),
+        pl.col("band").replace_strict({k: label for k, (label, _) in ANSI_BANDS.items()}),
+    )
+    fig = px.bar(
+        long, x="percent", y="label", color="band", orientation="h",
+        color_discrete_map={label: color for label, color in ANSI_BANDS.values()},
+        category_orders={"band": [ANSI_BANDS[k][0] for k in outside_a],
+                         "label": shares.get_column("label").to_list()},
+        labels={"percent": "% of 10-minute means", "label": ""},
+    )  # fmt: skip
+    fig.update_yaxes(type="category")
+    return _finish(fig, title, height=max(260, min(700, 110 + 28 * shares.height)))

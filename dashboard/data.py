@@ -555,3 +555,26 @@ def events_by_asset(
     """Events overlapping [start, end) counted per feeder and per transformer."""
     params = _window(tz, start, end, classes, feeders) | _event_filters(kinds, severities)
     return _frame("dashboard_events_by_asset", params)
+
+
+# --- power quality ------------------------------------------------------------------------------
+
+
+POWER_QUALITY_SCHEMA = pl.Schema(
+    {"week": pl.Datetime("us", "UTC"), "meter_id": pl.Int64(), "customer_class": pl.String(),
+     "feeder": pl.String(), "nominal_voltage": pl.Float64(), "windows": pl.Int64(),
+     "windows_excluded": pl.Int64(), "share_within_10pct": pl.Float64(),
+     "any_outside_limits": pl.Boolean(), "verdict": pl.String(), "ansi_a": pl.Float64(),
+     "ansi_b_only": pl.Float64(), "ansi_outside": pl.Float64(),
+     "computed_at": pl.Datetime("us", "UTC")}
+)  # fmt: skip
+
+
+@st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
+def power_quality(classes: tuple[str, ...], feeders: tuple[str, ...]) -> pl.DataFrame:
+    """The stored EN 50160 verdict and ANSI C84.1 band shares per meter and week (computed by
+    `grid-pipeline power-quality`, so the page reads one row per meter-week, no readings)."""
+    frame = _frame("dashboard_power_quality", _filters(classes, feeders))
+    if frame.is_empty():
+        return pl.DataFrame(schema=POWER_QUALITY_SCHEMA)
+    return frame.cast(dict(POWER_QUALITY_SCHEMA))  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ from grid_pipeline.defs.bench import bench_defs
 from grid_pipeline.defs.events import events_defs
 from grid_pipeline.defs.historic import historic_assets
 from grid_pipeline.defs.ingestion import ingestion_defs
+from grid_pipeline.defs.power_quality import power_quality_defs
 from grid_pipeline.defs.resources import timescale_from_environment
 from grid_pipeline.defs.schema import database_schema
 from grid_pipeline.defs.storage import storage_defs
@@ -31,4 +32,5 @@ defs = dg.Definitions.merge(
     ingestion_defs(settings),
     events_defs(settings),
     alerts_defs(settings),
+    power_quality_defs(settings),
 )

@@ -27,6 +27,7 @@ from grid_pipeline.cli.alerts import register as register_alerts
 from grid_pipeline.cli.errors import UsageError
 from grid_pipeline.cli.events import register as register_events
 from grid_pipeline.cli.mqtt import register as register_mqtt
+from grid_pipeline.cli.power_quality import register as register_power_quality
 from grid_pipeline.cli.vee import register as register_vee
 from grid_pipeline.config import (
     DATASET_RANGE,
@@ -410,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_mqtt(commands)  # simulate, ingest
     register_events(commands)  # events detect, events score
     register_vee(commands)  # vee run, vee backtest
+    register_power_quality(commands)  # power-quality
     register_alerts(commands)  # alerts deliver
     return parser
 
