@@ -46,11 +46,12 @@ PAGES = {
     "app_pages/data_quality.py": "data_quality",
     "app_pages/storage.py": "storage",
     "app_pages/events.py": "events",
+    "app_pages/power_quality.py": "power_quality",
 }
 TITLES = {
     "": "Live readings", "daily_energy": "Daily energy totals", "meter_trends": "Meter trends",
     "insights": "Insights", "data_quality": "Data quality", "storage": "Storage and benchmarks",
-    "events": "Grid events",
+    "events": "Grid events", "power_quality": "Power quality: EN 50160 and ANSI C84.1",
 }  # fmt: skip
 
 

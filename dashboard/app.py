@@ -34,6 +34,7 @@ PAGES = [
     st.Page("app_pages/insights.py", title="Insights", icon=":material/insights:"),
     st.Page("app_pages/data_quality.py", title="Data quality", icon=":material/fact_check:"),
     st.Page("app_pages/events.py", title="Events", icon=":material/warning:"),
+    st.Page("app_pages/power_quality.py", title="Power quality", icon=":material/electric_meter:"),
     st.Page("app_pages/storage.py", title="Storage and benchmarks", icon=":material/storage:"),
 ]
 page = st.navigation(PAGES)

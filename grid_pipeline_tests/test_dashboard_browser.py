@@ -35,6 +35,7 @@ PAGES = {
     "data_quality": ("Data quality", 2),
     "storage": ("Storage and benchmarks", 1),
     "events": ("Grid events", 0),
+    "power_quality": ("Power quality: EN 50160 and ANSI C84.1", 0),
 }
 
 sync_api = pytest.importorskip(

@@ -178,18 +178,18 @@ def test_dashboard_reads_the_filtered_meters(pq_data: Database, settings: Settin
     assert one.get_column("week").dtype == pl.Datetime("us", "UTC")
 
 
-def test_insights_page_shows_power_quality(pq_data: Database, settings: Settings) -> None:
+def test_power_quality_page_shows_the_verdicts(pq_data: Database, settings: Settings) -> None:
     with connect(pq_data) as conn:
         conn.execute("TRUNCATE power_quality_weekly")
-    at = open_page("app_pages/insights.py")
+    at = open_page("app_pages/power_quality.py")
     assert not at.exception, [e.value for e in at.exception]
     assert "grid-pipeline power-quality" in notices(at)
 
     compute_power_quality(pq_data, settings)
     st.cache_data.clear()
-    at = open_page("app_pages/insights.py")
+    at = open_page("app_pages/power_quality.py")
     assert not at.exception, [e.value for e in at.exception]
-    assert "Power quality: EN 50160 and ANSI C84.1" in [s.value for s in at.subheader]
+    assert "Power quality: EN 50160 and ANSI C84.1" in [t.value for t in at.title]
     # The newest week with a verdict is chosen, not the newest (incomplete) one.
     assert at.selectbox(key="power_quality_week").value == WEEK
     shown = {label: m.value for label, m in metrics(at).items()}
