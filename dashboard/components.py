@@ -29,8 +29,14 @@ def empty_state(what: str, hint: str = LOAD_DATA_HINT) -> None:
 NO_METER_MATCHES = "No meter matches the sidebar filters"
 
 
-def matching_meters(fleet: pl.DataFrame, classes: Sequence[str], feeders: Sequence[str]) -> int:
-    """How many meters of `fleet` the class and feeder filters select (empty = all)."""
+def matching_meters(
+    fleet: pl.DataFrame,
+    classes: Sequence[str],
+    feeders: Sequence[str],
+    transformers: Sequence[str] = (),
+) -> int:
+    """How many meters of `fleet` the class, feeder and transformer filters select (empty =
+    all)."""
     if fleet.is_empty():
         return 0
     selected = fleet
@@ -38,30 +44,40 @@ def matching_meters(fleet: pl.DataFrame, classes: Sequence[str], feeders: Sequen
         selected = selected.filter(pl.col("customer_class").is_in(list(classes)))
     if feeders:
         selected = selected.filter(pl.col("feeder").is_in(list(feeders)))
+    if transformers:
+        selected = selected.filter(pl.col("transformer").is_in(list(transformers)))
     return selected.height
 
 
-def no_meter_matches(classes: Sequence[str], feeders: Sequence[str]) -> bool:
-    """If the sidebar's class and feeder filters select no meter, say so and return True.
+def no_meter_matches(
+    classes: Sequence[str], feeders: Sequence[str], transformers: Sequence[str] = ()
+) -> bool:
+    """If the sidebar's class, feeder and transformer filters select no meter, say so and
+    return True.
 
     The data exists but this combination (say an industrial class on a feeder with only
     households) selects nothing, so "load data" or "everything is complete" would be
     wrong advice. False, and nothing drawn, when no filter is set or some meter matches;
     also when there are no meters at all (the page's own empty state says how to load them).
     """
-    if not classes and not feeders:
+    if not classes and not feeders and not transformers:
         return False
     fleet = data.fleet()
-    if fleet.is_empty() or matching_meters(fleet, classes, feeders):
+    if fleet.is_empty() or matching_meters(fleet, classes, feeders, transformers):
         return False
     chosen = "; ".join(
         f"{label}: {', '.join(values)}"
-        for label, values in (("class", classes), ("feeder", feeders))
+        for label, values in (
+            ("class", classes),
+            ("feeder", feeders),
+            ("transformer", transformers),
+        )
         if values
     )
     st.info(
         f"{NO_METER_MATCHES} ({chosen}), so there is nothing to show for this selection. "
-        "The data is there: widen or clear the Customer class or Feeder filter in the sidebar.",
+        "The data is there: widen or clear the Customer class, Feeder or Transformer filter in "
+        "the sidebar.",
         icon=":material/filter_alt_off:",
     )
     return True

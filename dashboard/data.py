@@ -96,9 +96,11 @@ def _run(text: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)
 
 
-def _filters(classes: Sequence[str], feeders: Sequence[str]) -> dict[str, list[str]]:
+def _filters(
+    classes: Sequence[str], feeders: Sequence[str], transformers: Sequence[str] = ()
+) -> dict[str, list[str]]:
     """Sidebar filters as bound array parameters (an empty list means "all")."""
-    return {"classes": list(classes), "feeders": list(feeders)}
+    return {"classes": list(classes), "feeders": list(feeders), "transformers": list(transformers)}
 
 
 DAY = timedelta(days=1)
@@ -198,19 +200,32 @@ def fleet() -> pl.DataFrame:
 
 
 @st.cache_data(ttl=LIVE_TTL, show_spinner=False)
-def live_fleet_load(tz: str, classes: tuple[str, ...], feeders: tuple[str, ...]) -> pl.DataFrame:
+def live_fleet_load(
+    tz: str,
+    classes: tuple[str, ...],
+    feeders: tuple[str, ...],
+    *,
+    transformers: tuple[str, ...] = (),
+) -> pl.DataFrame:
     """Fleet total power per reading timestamp over the newest hour."""
-    return _frame("dashboard_live_fleet_load", {"tz": tz, **_filters(classes, feeders)})
+    return _frame(
+        "dashboard_live_fleet_load", {"tz": tz, **_filters(classes, feeders, transformers)}
+    )
 
 
 @st.cache_data(ttl=LIVE_TTL, show_spinner=False)
 def live_latest_per_meter(
-    tz: str, classes: tuple[str, ...], feeders: tuple[str, ...], stale_after: timedelta
+    tz: str,
+    classes: tuple[str, ...],
+    feeders: tuple[str, ...],
+    stale_after: timedelta,
+    *,
+    transformers: tuple[str, ...] = (),
 ) -> pl.DataFrame:
     """Each meter's newest reading of the last hour and its status."""
     return _frame(
         "dashboard_live_latest_per_meter",
-        {"tz": tz, "stale_after": stale_after, **_filters(classes, feeders)},
+        {"tz": tz, "stale_after": stale_after, **_filters(classes, feeders, transformers)},
     )
 
 
@@ -223,6 +238,8 @@ def live_ingest(
     nearly: float,
     classes: tuple[str, ...],
     feeders: tuple[str, ...],
+    *,
+    transformers: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """The ingestion state judged per reporting interval, and the newest ingestion run.
 
@@ -237,7 +254,8 @@ def live_ingest(
         "late_intervals": late_intervals,
         "nearly": nearly,
     }
-    return _frame("dashboard_live_ingest", params | _filters(classes, feeders)).row(0, named=True)
+    filters = _filters(classes, feeders, transformers)
+    return _frame("dashboard_live_ingest", params | filters).row(0, named=True)
 
 
 # --- daily energy -------------------------------------------------------------------------------
@@ -251,13 +269,16 @@ def daily_energy(
     cut: datetime,
     classes: tuple[str, ...],
     feeders: tuple[str, ...],
+    *,
+    transformers: tuple[str, ...] = (),
 ) -> pl.DataFrame:
     """kWh per local day x class x feeder for local days [start_day, end_day), readings
     before `cut` only; `complete` marks the days wholly inside the data set."""
     params = {"tz": tz, "start_day": start_day, "end_day": end_day, "cut": cut}
     start, end = _local_midnight(start_day, tz), _local_midnight(end_day, tz)
     days = whole_days(start, _floor_hour(min(end, cut)), tz)  # inside the hourly part
-    return _frame("dashboard_daily_energy", params | days | _filters(classes, feeders))
+    filters = _filters(classes, feeders, transformers)
+    return _frame("dashboard_daily_energy", params | days | filters)
 
 
 # --- meter trends -------------------------------------------------------------------------------
@@ -276,9 +297,14 @@ def meter_trends(
 
 
 def _window(
-    tz: str, start: datetime, end: datetime, classes: tuple[str, ...], feeders: tuple[str, ...]
+    tz: str,
+    start: datetime,
+    end: datetime,
+    classes: tuple[str, ...],
+    feeders: tuple[str, ...],
+    transformers: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    return {"tz": tz, "start": start, "end": end, **_filters(classes, feeders)}
+    return {"tz": tz, "start": start, "end": end, **_filters(classes, feeders, transformers)}
 
 
 def _unnest(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
@@ -333,10 +359,18 @@ def monthly_consumption_by_meter(verbatim: bool = False) -> pl.DataFrame:
 
 @st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
 def load_heatmap(
-    tz: str, start: datetime, end: datetime, classes: tuple[str, ...], feeders: tuple[str, ...]
+    tz: str,
+    start: datetime,
+    end: datetime,
+    classes: tuple[str, ...],
+    feeders: tuple[str, ...],
+    *,
+    transformers: tuple[str, ...] = (),
 ) -> pl.DataFrame:
     """Mean fleet load per local weekday and hour."""
-    return _frame("dashboard_insights_load_heatmap", _window(tz, start, end, classes, feeders))
+    return _frame(
+        "dashboard_insights_load_heatmap", _window(tz, start, end, classes, feeders, transformers)
+    )
 
 
 @st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
@@ -347,36 +381,60 @@ def top_consumers(
     classes: tuple[str, ...],
     feeders: tuple[str, ...],
     limit: int = 15,
+    *,
+    transformers: tuple[str, ...] = (),
 ) -> pl.DataFrame:
     """The meters with the largest imported energy in the window."""
-    params = _window(tz, start, end, classes, feeders) | whole_days(start, end) | {"limit": limit}
+    params = (
+        _window(tz, start, end, classes, feeders, transformers)
+        | whole_days(start, end)
+        | {"limit": limit}
+    )
     return _frame("dashboard_insights_top_consumers", params)
 
 
 @st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
 def solar_export(
-    tz: str, start: datetime, end: datetime, classes: tuple[str, ...], feeders: tuple[str, ...]
+    tz: str,
+    start: datetime,
+    end: datetime,
+    classes: tuple[str, ...],
+    feeders: tuple[str, ...],
+    *,
+    transformers: tuple[str, ...] = (),
 ) -> pl.DataFrame:
     """Export and import of the PV meters per local day and class."""
-    params = _window(tz, start, end, classes, feeders) | whole_days(start, end, tz)
+    params = _window(tz, start, end, classes, feeders, transformers) | whole_days(start, end, tz)
     return _frame("dashboard_insights_solar_export", params)
 
 
 @st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
 def voltage_quality(
-    tz: str, start: datetime, end: datetime, classes: tuple[str, ...], feeders: tuple[str, ...]
+    tz: str,
+    start: datetime,
+    end: datetime,
+    classes: tuple[str, ...],
+    feeders: tuple[str, ...],
+    *,
+    transformers: tuple[str, ...] = (),
 ) -> pl.DataFrame:
     """Share of readings outside +-10 % of nominal voltage, per feeder."""
-    params = _window(tz, start, end, classes, feeders) | whole_days(start, end)
+    params = _window(tz, start, end, classes, feeders, transformers) | whole_days(start, end)
     return _frame("dashboard_insights_voltage_quality", params)
 
 
 @st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
 def peak_demand(
-    tz: str, start: datetime, end: datetime, classes: tuple[str, ...], feeders: tuple[str, ...]
+    tz: str,
+    start: datetime,
+    end: datetime,
+    classes: tuple[str, ...],
+    feeders: tuple[str, ...],
+    *,
+    transformers: tuple[str, ...] = (),
 ) -> pl.DataFrame:
     """Highest 15-minute mean power per meter and its share of rated power."""
-    params = _window(tz, start, end, classes, feeders) | whole_days(start, end)
+    params = _window(tz, start, end, classes, feeders, transformers) | whole_days(start, end)
     per_segment = _frame("dashboard_insights_peak_demand", params)
     columns = ("meter_id", "customer_class", "feeder", "peak_kw", "peak_of_rated")
     return _unnest(per_segment, columns).sort("meter_id")
@@ -399,12 +457,15 @@ def completeness(
     interval: timedelta,
     classes: tuple[str, ...],
     feeders: tuple[str, ...],
+    *,
+    transformers: tuple[str, ...] = (),
 ) -> pl.DataFrame:
     """Readings per meter and local day against the readings expected (one per ended
     interval inside the data set); days that expect none are left out."""
     params = {"tz": tz, "start_day": start_day, "end_day": end_day, "interval": interval}
     days = whole_days(_local_midnight(start_day, tz), _local_midnight(end_day, tz), tz)
-    per_meter = _frame("dashboard_quality_completeness", params | days | _filters(classes, feeders))
+    filters = _filters(classes, feeders, transformers)
+    per_meter = _frame("dashboard_quality_completeness", params | days | filters)
     if per_meter.is_empty():
         return pl.DataFrame(schema=COMPLETENESS_SCHEMA)
     return (
@@ -434,6 +495,8 @@ def gaps(
     classes: tuple[str, ...],
     feeders: tuple[str, ...],
     limit: int = 200,
+    *,
+    transformers: tuple[str, ...] = (),
 ) -> pl.DataFrame:
     """Meter-hours with fewer readings than expected (none included), worst first; the
     columns gap_hours and missing_total count every gap of the local days, not just these.
@@ -441,14 +504,15 @@ def gaps(
     A gap needs a meter-day short of readings: when completeness (same arguments, cached,
     the page reads it first) has none, there is nothing to search and no query runs.
     """
-    complete = completeness(tz, start_day, end_day, interval, classes, feeders)
+    complete = completeness(
+        tz, start_day, end_day, interval, classes, feeders, transformers=transformers
+    )
     if (complete.get_column("readings") >= complete.get_column("expected")).all():
         return pl.DataFrame(schema=GAPS_SCHEMA)
     params = {"tz": tz, "start_day": start_day, "end_day": end_day, "interval": interval}
     days = whole_days(_local_midnight(start_day, tz), _local_midnight(end_day, tz), tz)
-    return _frame(
-        "dashboard_quality_gaps", params | days | _filters(classes, feeders) | {"limit": limit}
-    )
+    filters = _filters(classes, feeders, transformers)
+    return _frame("dashboard_quality_gaps", params | days | filters | {"limit": limit})
 
 
 @st.cache_data(ttl=LIVE_TTL * 3, show_spinner=False)
@@ -513,10 +577,18 @@ def events_extent(tz: str) -> dict[str, Any]:
 
 @st.cache_data(ttl=LIVE_TTL * 3, show_spinner=False)
 def events_by_severity(
-    tz: str, start: datetime, end: datetime, classes: tuple[str, ...], feeders: tuple[str, ...]
+    tz: str,
+    start: datetime,
+    end: datetime,
+    classes: tuple[str, ...],
+    feeders: tuple[str, ...],
+    *,
+    transformers: tuple[str, ...] = (),
 ) -> pl.DataFrame:
     """Per severity: open events (any start) and events overlapping [start, end)."""
-    return _frame("dashboard_events_severity", _window(tz, start, end, classes, feeders))
+    return _frame(
+        "dashboard_events_severity", _window(tz, start, end, classes, feeders, transformers)
+    )
 
 
 def _event_filters(kinds: tuple[str, ...], severities: tuple[str, ...]) -> dict[str, list[str]]:
@@ -535,10 +607,14 @@ def events_list(
     kinds: tuple[str, ...],
     severities: tuple[str, ...],
     limit: int = 1000,
+    *,
+    transformers: tuple[str, ...] = (),
 ) -> pl.DataFrame:
     """Events overlapping [start, end), newest first, with their transformer and feeder; an
     open event's duration runs up to `until`; `matching` counts them all, past the limit too."""
-    params = _window(tz, start, end, classes, feeders) | _event_filters(kinds, severities)
+    params = _window(tz, start, end, classes, feeders, transformers) | _event_filters(
+        kinds, severities
+    )
     return _frame("dashboard_events_list", params | {"until": until, "limit": limit})
 
 
@@ -551,9 +627,13 @@ def events_by_asset(
     feeders: tuple[str, ...],
     kinds: tuple[str, ...],
     severities: tuple[str, ...],
+    *,
+    transformers: tuple[str, ...] = (),
 ) -> pl.DataFrame:
     """Events overlapping [start, end) counted per feeder and per transformer."""
-    params = _window(tz, start, end, classes, feeders) | _event_filters(kinds, severities)
+    params = _window(tz, start, end, classes, feeders, transformers) | _event_filters(
+        kinds, severities
+    )
     return _frame("dashboard_events_by_asset", params)
 
 
@@ -571,10 +651,12 @@ POWER_QUALITY_SCHEMA = pl.Schema(
 
 
 @st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
-def power_quality(classes: tuple[str, ...], feeders: tuple[str, ...]) -> pl.DataFrame:
+def power_quality(
+    classes: tuple[str, ...], feeders: tuple[str, ...], *, transformers: tuple[str, ...] = ()
+) -> pl.DataFrame:
     """The stored EN 50160 verdict and ANSI C84.1 band shares per meter and week (computed by
     `grid-pipeline power-quality`, so the page reads one row per meter-week, no readings)."""
-    frame = _frame("dashboard_power_quality", _filters(classes, feeders))
+    frame = _frame("dashboard_power_quality", _filters(classes, feeders, transformers))
     if frame.is_empty():
         return pl.DataFrame(schema=POWER_QUALITY_SCHEMA)
     return frame.cast(dict(POWER_QUALITY_SCHEMA))  # type: ignore[arg-type]

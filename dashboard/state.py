@@ -7,7 +7,8 @@ around; pages read the current values with `current()`. Windows are anchored at
 the newest reading rather than at "now", so a data set generated yesterday
 still shows its last days instead of empty charts.
 
-The filters live in the URL too (`?tz=Europe/Berlin&days=3&class=residential&feeder=F01`),
+The filters live in the URL too
+(`?tz=Europe/Berlin&days=3&class=residential&feeder=F01&transformer=F01-T002`),
 so a view can be bookmarked and shared: a session's first run reads them from
 the query parameters (values the sidebar does not offer are ignored), and every
 run writes the current ones back (a value at its default is left out). Pages
@@ -55,6 +56,8 @@ class Filters:
     days: int
     classes: tuple[str, ...]
     feeders: tuple[str, ...]
+    #: Distribution transformers (`meters.transformer`); offered only on the selected feeders.
+    transformers: tuple[str, ...] = ()
 
     def window(
         self, last_reading: datetime | None, interval: timedelta
@@ -141,6 +144,20 @@ def restore(key: str, options: Sequence[object], from_url: object, default: obje
         st.session_state[key] = default
 
 
+def transformer_options(fleet: pl.DataFrame, feeders: Sequence[str]) -> list[str]:
+    """The transformers serving the fleet's meters, on `feeders` only (empty: every feeder).
+
+    Narrowed to the chosen feeders so a transformer and a feeder filter never contradict each
+    other; a transformer the feeder change leaves out drops from the selection.
+    """
+    if fleet.is_empty() or "transformer" not in fleet.columns:
+        return []
+    served = fleet.filter(pl.col("transformer").is_not_null())
+    if feeders:
+        served = served.filter(pl.col("feeder").is_in(list(feeders)))
+    return sorted(served.get_column("transformer").unique().to_list())
+
+
 def sidebar(fleet: pl.DataFrame, default_timezone: str) -> Filters:
     """Draw the filters in the sidebar, remember them for the pages and put them in the URL."""
     classes_available = (
@@ -154,6 +171,13 @@ def sidebar(fleet: pl.DataFrame, default_timezone: str) -> Filters:
     restore("filter_days", PERIODS, url_choice("days", PERIODS, DEFAULT_PERIOD), DEFAULT_PERIOD)
     restore("filter_classes", classes_available, url_choices("class", classes_available), [])
     restore("filter_feeders", feeders_available, url_choices("feeder", feeders_available), [])
+    transformers_available = transformer_options(fleet, st.session_state["filter_feeders"])
+    restore(
+        "filter_transformers",
+        transformers_available,
+        url_choices("transformer", transformers_available),
+        [],
+    )
     with st.sidebar:
         st.header("Filters")
         timezone = st.selectbox(
@@ -169,7 +193,12 @@ def sidebar(fleet: pl.DataFrame, default_timezone: str) -> Filters:
         feeders = st.multiselect(
             "Feeder", feeders_available, key="filter_feeders", placeholder="All feeders"
         )
-    filters = Filters(str(timezone), int(days), tuple(classes), tuple(feeders))
+        transformers = st.multiselect(
+            "Transformer", transformers_available, key="filter_transformers",
+            placeholder="All transformers",
+            help="Distribution transformers on the selected feeders (all feeders if none).",
+        )  # fmt: skip
+    filters = Filters(str(timezone), int(days), tuple(classes), tuple(feeders), tuple(transformers))
     st.session_state[_KEY] = filters
     write_url(
         {
@@ -177,6 +206,7 @@ def sidebar(fleet: pl.DataFrame, default_timezone: str) -> Filters:
             "days": None if filters.days == DEFAULT_PERIOD else filters.days,
             "class": filters.classes,
             "feeder": filters.feeders,
+            "transformer": filters.transformers,
         }
     )
     return filters

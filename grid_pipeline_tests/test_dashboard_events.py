@@ -225,6 +225,49 @@ def test_feeder_filter_keeps_exactly_that_feeders_events(
     assert bars(at, "per_feeder") == {feeder: len(assets)}
 
 
+@pytest.mark.parametrize(
+    ("transformer", "assets"),
+    [
+        # meter 1's outage; F01's open feeder outage is on no transformer
+        ("F01-T001", ["meter 1"]),
+        ("F02-T001", ["meter 6", "transformer F02-T001"]),
+        ("F02-T002", []),
+    ],
+)
+def test_transformer_filter_keeps_exactly_that_transformers_events(
+    events: datetime, database: Database, transformer: str, assets: list[str]
+) -> None:
+    with connect(database) as conn:
+        served = {
+            str(r[0])
+            for r in conn.execute("SELECT meter_id FROM meters WHERE transformer = %s",
+                                  (transformer,))
+        }  # fmt: skip
+    expected = [  # the window's events on the transformer or on one of its meters
+        a for a in ["meter 6", "feeder F01", "meter 1", "transformer F02-T001"]
+        if a == f"transformer {transformer}" or a.removeprefix("meter ") in served
+    ]  # fmt: skip
+    assert expected == assets
+    at = open_page()
+    feeder = transformer.split("-")[0]
+    at.sidebar.multiselect(key="filter_feeders").set_value([feeder]).run()
+    assert at.sidebar.multiselect(key="filter_transformers").options == [
+        f"{feeder}-T001", f"{feeder}-T002"
+    ]  # fmt: skip
+    at.sidebar.multiselect(key="filter_transformers").set_value([transformer]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = metrics(at)
+    assert shown["Events in window"] == str(len(assets))
+    assert shown["Open events"] == "0"
+    if not assets:
+        assert "No events in this window on the selected assets" in notices(at)
+        return
+    assert [r["Asset"] for r in rows(at)] == assets
+    assert {r["Transformer"] for r in rows(at)} == {transformer}
+    assert bars(at, "per_transformer") == {transformer: len(assets)}
+    assert bars(at, "per_feeder") == {feeder: len(assets)}
+
+
 def test_class_filter_selects_assets_serving_that_class(
     events: datetime, database: Database
 ) -> None:

@@ -422,6 +422,121 @@ def test_a_filter_that_matches_no_meter_says_so(lone_meter: Database, page: str)
     assert "0 / 0" not in [m.value for m in at.metric], page
 
 
+#: The small data set's transformer with four meters (1, 2, 4 and the PV meter 6) of six.
+TRANSFORMER = "F01-T001"
+
+
+def transformer_meters(db: Database, transformer: str) -> list[int]:
+    with connect(db) as conn:
+        rows = conn.execute(
+            "SELECT meter_id FROM meters WHERE transformer = %s ORDER BY meter_id", (transformer,)
+        ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def test_a_transformer_selects_exactly_its_meters_numbers(dashboard_data: Database) -> None:
+    """Every filtered statement of the data layer, with a transformer selected, gives the
+    numbers of that transformer's meters: the unfiltered per-meter rows restricted to them, or
+    sums of their readings computed here from the tables."""
+    from dashboard import data
+
+    mine = transformer_meters(dashboard_data, TRANSFORMER)
+    assert mine == [1, 2, 4, 6]
+    tf = (TRANSFORMER,)
+    extent = data.extent()
+    assert extent.last_reading is not None and extent.first_reading is not None
+    # Whole hours from two days back (the hourly aggregates' buckets) up to the newest reading.
+    start = (extent.last_reading - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    end = extent.last_reading + INTERVAL
+    window = ("UTC", start, end, (), ())
+
+    def restricted(frame: Any) -> Any:
+        return frame.filter(frame["meter_id"].is_in(mine)).sort("meter_id")
+
+    latest = data.live_latest_per_meter("UTC", (), (), INTERVAL * 3, transformers=tf)
+    assert latest.get_column("meter_id").to_list() == mine
+    assert latest.equals(restricted(data.live_latest_per_meter("UTC", (), (), INTERVAL * 3)))
+    top = data.top_consumers(*window, 100, transformers=tf).sort("meter_id")
+    assert top.equals(restricted(data.top_consumers(*window, 100)))
+    peaks = data.peak_demand(*window, transformers=tf)
+    assert peaks.equals(restricted(data.peak_demand(*window)))
+    first_day, end_day = extent.first_reading.date(), extent.last_reading.date() + timedelta(1)
+    complete = data.completeness("UTC", first_day, end_day, INTERVAL, (), (), transformers=tf)
+    everyone = data.completeness("UTC", first_day, end_day, INTERVAL, (), ())
+    assert complete.sort("meter_id", "day").equals(restricted(everyone).sort("meter_id", "day"))
+
+    with connect(dashboard_data) as conn:
+        energy, readings = conn.execute(
+            'SELECT (sum(energy) FILTER (WHERE "timestamp" < %s))::float8 / 1000, '
+            'count(*) FILTER (WHERE "timestamp" >= %s AND "timestamp" < %s) '
+            "FROM energy_readings WHERE meter_id = ANY(%s)",
+            (extent.cut(INTERVAL), start, end, mine),
+        ).fetchone() or (None, None)
+        load = dict(
+            conn.execute(
+                'SELECT "timestamp", sum(power)::float8 / 1000 FROM energy_readings '
+                "WHERE meter_id = ANY(%s) AND \"timestamp\" > %s - INTERVAL '1 hour' GROUP BY 1",
+                (mine, extent.last_reading),
+            ).fetchall()
+        )
+        hourly = dict(conn.execute(
+            "SELECT bucket, sum(avg_power)::float8 / 1000 FROM energy_readings_hourly "
+            "WHERE meter_id = ANY(%s) AND bucket >= %s AND bucket < %s GROUP BY 1",
+            (mine, start, end),
+        ).fetchall())  # fmt: skip
+    cut = extent.cut(INTERVAL)
+    assert cut is not None
+    daily = data.daily_energy("UTC", first_day, end_day, cut, (), (), transformers=tf)
+    assert daily.get_column("energy_kwh").sum() == pytest.approx(energy)
+    quality = data.voltage_quality(*window, transformers=tf)
+    assert int(quality.get_column("readings").sum()) == readings
+    fleet_load = data.live_fleet_load("UTC", (), (), transformers=tf)
+    assert fleet_load.get_column("meters_reporting").max() == len(mine)
+    assert dict(zip(fleet_load["time"].dt.replace_time_zone("UTC"), fleet_load["power_kw"],
+                    strict=True)) == pytest.approx(load)  # fmt: skip
+    solar = data.solar_export(*window, transformers=tf)
+    per_meter = restricted(data.top_consumers(*window, 100))
+    pv_export = per_meter.filter(per_meter["meter_id"] == 6)["export_kwh"].sum()  # the PV meter
+    assert solar.get_column("export_kwh").sum() == pytest.approx(pv_export)
+    # 3 days: each weekday-hour of the heatmap is one hour, the transformer's meters' sum.
+    heat = data.load_heatmap(*window, transformers=tf)
+    expected = {(t.isoweekday(), t.hour): kw for t, kw in hourly.items()}
+    assert dict(zip(zip(heat["weekday"], heat["hour"], strict=True), heat["power_kw"],
+                    strict=True)) == pytest.approx(expected)  # fmt: skip
+    # Every transformer selected: the per-meter branch gives the segments' numbers.
+    with connect(dashboard_data) as conn:
+        every = tuple(r[0] for r in conn.execute("SELECT DISTINCT transformer FROM meters"))
+    assert data.load_heatmap(*window, transformers=every).equals(data.load_heatmap(*window))
+
+
+def test_pages_follow_the_transformer_filter(dashboard_data: Database) -> None:
+    """The sidebar offers the transformers of the selected feeders; a selected one narrows the
+    pages to its meters; with a class it does not serve, every page says no meter matches."""
+    at = open_page("app_pages/data_quality.py")
+    box = at.sidebar.multiselect(key="filter_transformers")
+    assert box.options == ["F01-T001", "F01-T002", "F01-T003"]
+    box.set_value([TRANSFORMER]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    mine = transformer_meters(dashboard_data, TRANSFORMER)
+    received = int(metrics(at)["Readings received"].value.replace(",", ""))
+    with connect(dashboard_data) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM energy_readings WHERE meter_id = ANY(%s)", (mine,)
+        ).fetchone()
+    assert row and received <= row[0] and received > 0
+    at.switch_page("app_pages/meter_trends.py").run()
+    assert at.sidebar.multiselect(key="filter_transformers").value == [TRANSFORMER]
+    picked = at.multiselect(key="trend_meters").value
+    assert picked and set(picked) <= set(mine), picked  # meter 3 (on F01-T002) dropped
+    # F01-T002 serves only the commercial meter 3
+    at.sidebar.multiselect(key="filter_transformers").set_value(["F01-T002"]).run()
+    at.sidebar.multiselect(key="filter_classes").set_value(["residential"]).run()
+    for page in NO_MATCH_PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        assert NO_MATCH in notices(at) and "transformer: F01-T002" in notices(at), page
+
+
 def test_pages_show_empty_states_on_an_empty_database(
     fresh_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

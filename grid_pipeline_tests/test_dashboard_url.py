@@ -75,6 +75,7 @@ def sidebar(at: AppTest) -> Filters:
         at.sidebar.select_slider(key="filter_days").value,
         tuple(at.sidebar.multiselect(key="filter_classes").value),
         tuple(at.sidebar.multiselect(key="filter_feeders").value),
+        tuple(at.sidebar.multiselect(key="filter_transformers").value),
     )
 
 
@@ -87,6 +88,25 @@ def test_a_url_opens_the_page_with_its_filters(fleet: dict[str, list[str]]) -> N
     assert at.session_state["grid_filters"] == expected  # what the pages read
     assert "Patterns over the last 3 days" in [s.value for s in at.subheader]
     assert at.query_params == params  # the URL still names the view
+
+
+def test_a_url_names_a_transformer_of_the_selected_feeders(
+    fleet: dict[str, list[str]], database: Database
+) -> None:
+    with connect(database) as conn:
+        feeder, transformer = conn.execute(
+            "SELECT feeder, max(transformer) FROM meters GROUP BY feeder ORDER BY 1 LIMIT 1"
+        ).fetchone() or ("", "")
+    params = {"feeder": feeder, "transformer": transformer}
+    at = open_url("app_pages/insights.py", params)
+    assert sidebar(at) == Filters("UTC", DEFAULT_PERIOD, (), (feeder,), (transformer,))
+    assert at.query_params == params
+    # A transformer the fleet does not have is ignored, as any value the sidebar does not offer.
+    other = open_url("app_pages/insights.py", {"feeder": feeder, "transformer": "F77-T999"})
+    assert sidebar(other) == Filters("UTC", DEFAULT_PERIOD, (), (feeder,), ())
+    # Clearing the feeder keeps the transformer (offered on every feeder then).
+    at.sidebar.multiselect(key="filter_feeders").set_value([]).run()
+    assert at.query_params == {"transformer": transformer}
 
 
 def test_changing_a_filter_writes_it_to_the_url(

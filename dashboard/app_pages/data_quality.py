@@ -25,17 +25,14 @@ interval = data.settings().interval
 st.subheader("Completeness")
 if not extent.has_readings or extent.first_reading is None:
     components.empty_state("No readings yet, so completeness cannot be measured.")
-elif components.no_meter_matches(filters.classes, filters.feeders):
+elif components.no_meter_matches(filters.classes, filters.feeders, filters.transformers):
     pass  # the notice says why there is nothing; quarantine and runs below are fleet-wide
 else:
     zone = ZoneInfo(filters.timezone)
     start_day, end_day = filters.local_days(extent.last_reading)
-    complete = data.completeness(
-        filters.timezone, start_day, end_day, interval, filters.classes, filters.feeders
-    )
-    gaps = data.gaps(
-        filters.timezone, start_day, end_day, interval, filters.classes, filters.feeders
-    )
+    selection = (filters.timezone, start_day, end_day, interval, filters.classes, filters.feeders)
+    complete = data.completeness(*selection, transformers=filters.transformers)
+    gaps = data.gaps(*selection, transformers=filters.transformers)
     expected = int(complete.get_column("expected").sum() or 0) if complete.height else 0
     received = int(complete.get_column("readings").sum() or 0) if complete.height else 0
     gap_hours = int(gaps.get_column("gap_hours")[0]) if gaps.height else 0

@@ -83,19 +83,22 @@ stored = data.events_extent(filters.timezone)
 
 if not stored["events"]:
     components.empty_state("No grid events detected yet.", EVENTS_HINT)
-elif components.no_meter_matches(filters.classes, filters.feeders):
+elif components.no_meter_matches(filters.classes, filters.feeders, filters.transformers):
     pass  # the notice says why there is nothing
 else:
     tz = filters.timezone
     start, end = filters.window(extent.last_reading, interval)
-    by_severity = data.events_by_severity(tz, start, end, filters.classes, filters.feeders)
+    selected = (tz, start, end, filters.classes, filters.feeders)
+    on = filters.transformers  # events on these transformers or on their meters
+    by_severity = data.events_by_severity(*selected, transformers=on)
     opened = severity_counts(by_severity, "open")
     windowed = severity_counts(by_severity, "in_window")
     headline(opened, windowed, filters.days)
     st.caption(
         f"Window {local(start, tz):{_SHOWN}} to {local(end, tz):{_SHOWN}} ({tz}): the last "
         f"{filters.days} days up to the newest reading. An event on a transformer belongs to "
-        "its feeder, a feeder's event to that feeder; the sidebar's filters apply to all below."
+        "its feeder, a feeder's event to that feeder (and to no transformer); the sidebar's "
+        "filters apply to all below."
     )
 
     if not sum(windowed.values()):
@@ -113,7 +116,9 @@ else:
         severities = right.multiselect("Severity", list(SEVERITIES), key="events_severities",
                                        placeholder="All severities")  # fmt: skip
         chosen = (tuple(kinds), tuple(severities))
-        events = data.events_list(tz, start, end, end, filters.classes, filters.feeders, *chosen)
+        events = data.events_list(
+            tz, start, end, end, filters.classes, filters.feeders, *chosen, transformers=on
+        )
         if events.is_empty():
             picked = "; ".join(
                 f"{label}: {', '.join(values)}"
@@ -157,8 +162,7 @@ else:
             )
 
             st.subheader("Where they happen")
-            counts = data.events_by_asset(tz, start, end, filters.classes, filters.feeders,
-                                          *chosen)  # fmt: skip
+            counts = data.events_by_asset(*selected, *chosen, transformers=on)
             per_feeder = counts.filter(pl.col("per_feeder") & pl.col("feeder").is_not_null())
             per_transformer = counts.filter(
                 ~pl.col("per_feeder") & pl.col("transformer").is_not_null()

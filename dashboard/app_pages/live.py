@@ -102,17 +102,20 @@ def _live_view() -> None:
     if extent.last_reading is None:
         components.empty_state("No readings yet, so there is nothing live to show.")
         return
-    if components.no_meter_matches(filters.classes, filters.feeders):
+    if components.no_meter_matches(filters.classes, filters.feeders, filters.transformers):
         return
 
     ingest = data.live_ingest(
         filters.timezone, interval, grace, LATE_INTERVALS, NEARLY_ALL,
-        filters.classes, filters.feeders,
+        filters.classes, filters.feeders, transformers=filters.transformers,
     )  # fmt: skip
-    load = data.live_fleet_load(filters.timezone, filters.classes, filters.feeders)
-    latest = data.live_latest_per_meter(
-        filters.timezone, filters.classes, filters.feeders, LATE_INTERVALS * interval
+    load = data.live_fleet_load(
+        filters.timezone, filters.classes, filters.feeders, transformers=filters.transformers
     )
+    latest = data.live_latest_per_meter(
+        filters.timezone, filters.classes, filters.feeders, LATE_INTERVALS * interval,
+        transformers=filters.transformers,
+    )  # fmt: skip
     counts = charts.status_counts(latest)
 
     quiet_s = (extent.checked_at - extent.last_reading).total_seconds()

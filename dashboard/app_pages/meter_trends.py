@@ -31,6 +31,8 @@ if filters.classes:
     candidates = candidates.filter(pl.col("customer_class").is_in(filters.classes))
 if filters.feeders:
     candidates = candidates.filter(pl.col("feeder").is_in(filters.feeders))
+if filters.transformers:
+    candidates = candidates.filter(pl.col("transformer").is_in(filters.transformers))
 labels = {
     int(m): f"{m} · {c} · {f}{' · PV' if s else ''}"
     for m, c, f, s in candidates.select(
@@ -38,9 +40,10 @@ labels = {
     ).iter_rows()
 }
 if not labels:
-    if not components.no_meter_matches(filters.classes, filters.feeders):
+    if not components.no_meter_matches(filters.classes, filters.feeders, filters.transformers):
         components.empty_state(
-            "No meter matches the sidebar filters.", "Widen the class or feeder filter."
+            "No meter matches the sidebar filters.",
+            "Widen the class, feeder or transformer filter.",
         )
     st.stop()
 

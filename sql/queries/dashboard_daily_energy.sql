@@ -50,6 +50,7 @@ daily AS (
     JOIN meters AS m ON m.meter_id = e.meter_id
     WHERE (cardinality(%(classes)s::text[]) = 0 OR m.customer_class = ANY(%(classes)s::text[]))
       AND (cardinality(%(feeders)s::text[]) = 0 OR m.feeder = ANY(%(feeders)s::text[]))
+      AND (cardinality(%(transformers)s::text[]) = 0 OR m.transformer = ANY(%(transformers)s::text[]))
     GROUP BY 1, 2, 3
 )
 SELECT

@@ -34,6 +34,7 @@ SELECT
     count(*) FILTER (WHERE l.severity = 'info')::int       AS info
 FROM located AS l
 WHERE (cardinality(%(feeders)s::text[]) = 0 OR l.feeder = ANY(%(feeders)s::text[]))
+  AND (cardinality(%(transformers)s::text[]) = 0 OR l.transformer = ANY(%(transformers)s::text[]))
   AND (cardinality(%(classes)s::text[]) = 0 OR EXISTS (
         SELECT 1
         FROM meters AS c

@@ -1,5 +1,5 @@
 -- Dashboard, Events: the events overlapping the window [start, end), newest first, on the
--- assets the sidebar's filters select (feeder and class by the asset, as in
+-- assets the sidebar's filters select (feeder, transformer and class by the asset, as in
 -- dashboard_events_severity.sql) and of the chosen kinds and severities (empty = all). Each row
 -- carries its asset's transformer and feeder, its times in the zone tz, how long it lasted
 -- (an open event: up to `until`, the end of the data), and its evidence as JSON text.
@@ -40,6 +40,7 @@ SELECT
     count(*) OVER ()::int                                           AS matching
 FROM located AS l
 WHERE (cardinality(%(feeders)s::text[]) = 0 OR l.feeder = ANY(%(feeders)s::text[]))
+  AND (cardinality(%(transformers)s::text[]) = 0 OR l.transformer = ANY(%(transformers)s::text[]))
   AND (cardinality(%(classes)s::text[]) = 0 OR EXISTS (
         SELECT 1
         FROM meters AS c

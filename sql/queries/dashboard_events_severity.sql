@@ -3,6 +3,8 @@
 -- select. An event belongs to a feeder through its asset: a meter's feeder, a transformer's
 -- feeder, or the feeder itself; it matches the class filter when its meter has that class,
 -- or when its transformer or feeder serves at least one meter of that class.
+-- It belongs to a transformer when it is on that transformer or on one of its meters (a feeder's
+-- event is on no transformer, so a transformer filter leaves it out).
 WITH located AS (
     SELECT
         e.asset_type,
@@ -10,6 +12,10 @@ WITH located AS (
         e.severity,
         e.start_ts,
         e.end_ts,
+        CASE e.asset_type
+            WHEN 'meter' THEN m.transformer
+            WHEN 'transformer' THEN e.asset
+        END AS transformer,
         CASE e.asset_type
             WHEN 'meter' THEN m.feeder
             WHEN 'transformer' THEN t.feeder
@@ -27,6 +33,7 @@ SELECT
     )::int                                                                      AS in_window
 FROM located AS l
 WHERE (cardinality(%(feeders)s::text[]) = 0 OR l.feeder = ANY(%(feeders)s::text[]))
+  AND (cardinality(%(transformers)s::text[]) = 0 OR l.transformer = ANY(%(transformers)s::text[]))
   AND (cardinality(%(classes)s::text[]) = 0 OR EXISTS (
         SELECT 1
         FROM meters AS c

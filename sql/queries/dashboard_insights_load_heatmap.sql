@@ -4,13 +4,29 @@
 -- customer class and feeder, the sidebar's only filters): the same numeric sums as summing
 -- energy_readings_hourly over the meters, from a few hundred rows a day instead of one per
 -- meter-hour. Summed in the stored W, shown in kW (/ 1000).
+--
+-- segment_hourly_load has no transformer: with the transformer filter set (a few dozen meters
+-- at most) the second branch sums energy_readings_hourly over the selected meters instead, the
+-- same numbers the segments sum. Exactly one branch runs (the other's condition on the bound
+-- parameter is false before any row is read).
 WITH fleet_hourly AS (
     SELECT s.bucket, sum(s.sum_power) AS power_w
     FROM segment_hourly_load AS s
-    WHERE s.bucket >= %(start)s AND s.bucket < %(end)s
+    WHERE cardinality(%(transformers)s::text[]) = 0
+      AND s.bucket >= %(start)s AND s.bucket < %(end)s
       AND (cardinality(%(classes)s::text[]) = 0 OR s.customer_class = ANY(%(classes)s::text[]))
       AND (cardinality(%(feeders)s::text[]) = 0 OR s.feeder = ANY(%(feeders)s::text[]))
     GROUP BY s.bucket
+    UNION ALL
+    SELECT h.bucket, sum(h.avg_power) AS power_w
+    FROM energy_readings_hourly AS h
+    JOIN meters AS m ON m.meter_id = h.meter_id
+    WHERE cardinality(%(transformers)s::text[]) > 0
+      AND h.bucket >= %(start)s AND h.bucket < %(end)s
+      AND m.transformer = ANY(%(transformers)s::text[])
+      AND (cardinality(%(classes)s::text[]) = 0 OR m.customer_class = ANY(%(classes)s::text[]))
+      AND (cardinality(%(feeders)s::text[]) = 0 OR m.feeder = ANY(%(feeders)s::text[]))
+    GROUP BY h.bucket
 )
 SELECT
     extract(isodow FROM bucket AT TIME ZONE %(tz)s::text)::int AS weekday,

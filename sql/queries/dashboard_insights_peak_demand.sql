@@ -37,6 +37,7 @@ per_meter_kw AS (
     JOIN meters AS m ON m.meter_id = p.meter_id
     WHERE (cardinality(%(classes)s::text[]) = 0 OR m.customer_class = ANY(%(classes)s::text[]))
       AND (cardinality(%(feeders)s::text[]) = 0 OR m.feeder = ANY(%(feeders)s::text[]))
+      AND (cardinality(%(transformers)s::text[]) = 0 OR m.transformer = ANY(%(transformers)s::text[]))
 )
 -- One row per customer class and feeder with its meters as arrays (the data layer unnests
 -- them, one row per meter ordered by meter_id): the embedded engine's wire costs about as

@@ -11,6 +11,7 @@ WITH pv AS MATERIALIZED (
     WHERE m.has_solar
       AND (cardinality(%(classes)s::text[]) = 0 OR m.customer_class = ANY(%(classes)s::text[]))
       AND (cardinality(%(feeders)s::text[]) = 0 OR m.feeder = ANY(%(feeders)s::text[]))
+      AND (cardinality(%(transformers)s::text[]) = 0 OR m.transformer = ANY(%(transformers)s::text[]))
 ),
 s AS (
     SELECT d.meter_id, d.bucket, d.import_energy, d.export_energy

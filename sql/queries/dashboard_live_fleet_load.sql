@@ -11,5 +11,6 @@ JOIN meters AS m ON m.meter_id = r.meter_id
 WHERE r."timestamp" > (SELECT max("timestamp") FROM energy_readings) - INTERVAL '1 hour'
   AND (cardinality(%(classes)s::text[]) = 0 OR m.customer_class = ANY(%(classes)s::text[]))
   AND (cardinality(%(feeders)s::text[]) = 0 OR m.feeder = ANY(%(feeders)s::text[]))
+  AND (cardinality(%(transformers)s::text[]) = 0 OR m.transformer = ANY(%(transformers)s::text[]))
 GROUP BY r."timestamp"
 ORDER BY r."timestamp"

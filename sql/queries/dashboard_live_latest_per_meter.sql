@@ -35,4 +35,5 @@ CROSS JOIN latest
 LEFT JOIN newest AS n ON n.meter_id = m.meter_id
 WHERE (cardinality(%(classes)s::text[]) = 0 OR m.customer_class = ANY(%(classes)s::text[]))
   AND (cardinality(%(feeders)s::text[]) = 0 OR m.feeder = ANY(%(feeders)s::text[]))
+  AND (cardinality(%(transformers)s::text[]) = 0 OR m.transformer = ANY(%(transformers)s::text[]))
 ORDER BY m.meter_id

@@ -21,4 +21,5 @@ FROM power_quality_weekly AS p
 JOIN meters AS m ON m.meter_id = p.meter_id
 WHERE (cardinality(%(classes)s::text[]) = 0 OR m.customer_class = ANY(%(classes)s::text[]))
   AND (cardinality(%(feeders)s::text[]) = 0 OR m.feeder = ANY(%(feeders)s::text[]))
+  AND (cardinality(%(transformers)s::text[]) = 0 OR m.transformer = ANY(%(transformers)s::text[]))
 ORDER BY p.week, p.meter_id

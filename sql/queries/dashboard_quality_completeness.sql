@@ -37,6 +37,7 @@ fleet AS (
     FROM meters AS m
     WHERE (cardinality(%(classes)s::text[]) = 0 OR m.customer_class = ANY(%(classes)s::text[]))
       AND (cardinality(%(feeders)s::text[]) = 0 OR m.feeder = ANY(%(feeders)s::text[]))
+      AND (cardinality(%(transformers)s::text[]) = 0 OR m.transformer = ANY(%(transformers)s::text[]))
 ),
 hourly AS (
     -- Bounds written out (not taken from `bounds`) so TimescaleDB can exclude chunks.
