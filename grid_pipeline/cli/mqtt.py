@@ -16,7 +16,7 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any, NoReturn
 
@@ -38,6 +38,7 @@ from grid_pipeline.mqtt.consumer import ConsumerConfig, IngestConsumer
 from grid_pipeline.mqtt.payload import Limits
 from grid_pipeline.mqtt.simulator import (
     FaultRates,
+    PhysicalFaults,
     Publisher,
     SimCounters,
     Simulator,
@@ -50,7 +51,7 @@ from grid_pipeline.mqtt.topics import (
     check_share_group,
     check_topic_root,
 )
-from grid_pipeline.storage.historic import read_fleet, replace_fleet
+from grid_pipeline.storage.historic import floor_time, read_fleet, replace_fleet
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +183,10 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
         faults = FaultRates(args.duplicates, args.out_of_order, args.late, args.malformed)
     except ValueError as exc:
         _usage(str(exc))
+    if not (math.isfinite(args.fault_scale) and args.fault_scale > 0):
+        _usage("--fault-scale must be a positive number")
     start = _start(args.start)
+    physical = settings.physical_faults if args.physical_faults is None else args.physical_faults
     db = start_database(settings)
     fleet = simulation_fleet(db, args.meters or settings.meters, args.seed or settings.seed,
                              args.load_fleet)  # fmt: skip
@@ -190,6 +194,8 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
         fleet, interval=interval, seed=args.seed or settings.seed, timezone=settings.timezone,
         topic_root=args.topic_root, gateway_size=args.gateway_size, faults=faults,
     )  # fmt: skip
+    if physical:
+        start = _with_physical_faults(simulator, db, settings, start, args.fault_scale)
     url = start_broker(settings)
     publisher = Publisher(url, protocol=_protocol(args, settings), max_inflight=args.max_inflight)
     publisher.connect()
@@ -204,6 +210,28 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
         publisher.close()
     print(json.dumps({"simulator": counters.as_dict()}))
     return 0
+
+
+def _with_physical_faults(
+    simulator: Simulator, db: Database, settings: Settings, start: datetime | None, scale: float
+) -> datetime:
+    """Inject the grid's physical faults into the stream; heads and truth go to the database."""
+    from grid_pipeline.app.events import live_scenario, physical_recorder
+
+    with connect(db) as conn:
+        stored = read_fleet(conn).height
+    if simulator.fleet.height < stored:
+        _usage(
+            f"--physical-faults simulates the whole stored fleet ({stored} meters): "
+            f"drop --meters {simulator.fleet.height} (faults hit whole transformers and feeders)"
+        )
+    start = start or floor_time(datetime.now(UTC), simulator.interval)
+    scenario = live_scenario(db, replace(settings, interval=simulator.interval), start, scale)
+    simulator.physical = PhysicalFaults(simulator.fleet, scenario, simulator.timezone)
+    simulator.on_physical = physical_recorder(db, start)
+    print(f"physical faults: the generator's rates x {scale:g}; truth in injected_faults, "
+          "feeder heads in feeder_head_readings", flush=True)  # fmt: skip
+    return start
 
 
 def _start(text: str | None) -> datetime | None:
@@ -255,6 +283,19 @@ def _add_simulate(commands: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--out-of-order", type=_rate, default=0.0, help="rate of delayed messages")
     p.add_argument("--late", type=_rate, default=0.0, help="rate of hours-old late readings")
     p.add_argument("--malformed", type=_rate, default=0.0, help="rate of malformed payloads")
+    p.add_argument(
+        "--physical-faults",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="inject the grid's physical faults (outages stop a meter's readings; truth in "
+        "injected_faults) as `generate --physical-faults` does (GRID_PHYSICAL_FAULTS)",
+    )
+    p.add_argument(
+        "--fault-scale",
+        type=_finite,
+        default=1.0,
+        help="multiply the physical fault rates (per asset and day) by this (default 1)",
+    )
     p.add_argument(
         "--load-fleet",
         action="store_true",

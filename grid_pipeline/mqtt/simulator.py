@@ -13,6 +13,22 @@ test or soak run can reconcile what the consumer stored and quarantined:
   after an outage) - a genuine new row;
 * malformed: a payload the consumer must quarantine (one reject each).
 
+Physical faults (`PhysicalFaults`, ``simulate --physical-faults``) are the grid's, not
+the transport's: the same outages, sags, swells, overloads, thefts, stuck and zero
+reads and spikes as ``generate --physical-faults``, applied with
+`grid_pipeline.events.inject.inject` to one whole UTC day at a time (cached: the
+day's faults are planned from the whole day, a stuck meter repeats the reading of
+its first stuck interval, reverse-flow truth needs whole runs), of which each tick
+publishes its interval. What a real meter would send is what is published:
+
+* outage: nothing. A meter without supply stops reporting (the historic generator
+  keeps its rows at voltage 0, which a last-gasp meter reports once at most);
+* stuck, zero, spike, theft: the wrong readings, as the meter registers them;
+* voltage sag/swell, overload: the readings as measured (the physics changed).
+
+Each tick also yields the feeder heads' readings at its interval and the ground
+truth so far (faults clipped to the published span), for the caller to store.
+
 Message planning (`Simulator.tick`) is pure and deterministic for a seed;
 publishing (`Publisher`) and pacing (`run_simulation`) are separate.
 """
@@ -26,7 +42,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -34,6 +51,7 @@ import polars as pl
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 
+from grid_pipeline.events.inject import FAULT_SCHEMA, HEAD_SCHEMA, Scenario, inject, plan_day
 from grid_pipeline.fleet.readings import generate_readings
 from grid_pipeline.mqtt.broker_url import BrokerAddress, Protocol, apply_address, paho_protocol
 from grid_pipeline.mqtt.payload import Reading, encode_batch, encode_reading, reading_object
@@ -106,6 +124,85 @@ def malformed_corpus(root: str, feeder: str, reading: Reading) -> list[Message]:
     ]
 
 
+@dataclass(frozen=True)
+class PhysicalTick:
+    """What the physical faults did to one tick, for the caller to store."""
+
+    timestamp: datetime
+    head: pl.DataFrame  # HEAD_SCHEMA: the feeder heads' readings at `timestamp` (W, Wh)
+    truth: pl.DataFrame  # FAULT_SCHEMA: every fault published so far, clipped to the span
+    active: bool  # a fault touches this tick (the truth changed)
+    silenced: int  # readings not published: their meters are in an outage
+
+
+_TruthKey = tuple[str, str, str, datetime]
+
+
+class PhysicalFaults:
+    """The historic generator's physical faults on the live stream (wraps `inject`).
+
+    One UTC day is generated and injected whole the first time one of its ticks is
+    asked for, then sliced per tick: the costly parts (the day's readings, the fault
+    plan, the stuck freeze, the feeder heads, reverse-flow truth) run once per day.
+    """
+
+    def __init__(self, fleet: pl.DataFrame, scenario: Scenario, timezone: str = "UTC") -> None:
+        self.fleet = fleet
+        self.scenario = scenario
+        self.timezone = timezone
+        self._day: date | None = None
+        self._readings: dict[datetime, pl.DataFrame] = {}
+        self._heads: dict[datetime, pl.DataFrame] = {}
+        self._faults: dict[_TruthKey, tuple[date, datetime, float | None]] = {}
+        self._first: datetime | None = None
+
+    def _load(self, day: date) -> None:
+        start = datetime.combine(day, clock(), UTC)
+        window = (start, start + timedelta(days=1))
+        interval = self.scenario.interval
+        clean = generate_readings(self.fleet, *window, interval, self.scenario.seed, self.timezone)
+        injected = inject(clean, self.fleet, window, self.scenario)
+        self._readings = _by_timestamp(injected.readings)
+        self._heads = _by_timestamp(injected.head)
+        for f in plan_day(day, self.fleet, self.scenario) if self.scenario.rates.enabled else []:
+            # thefts that began on an earlier day are planned on every day they run
+            self._faults[(f.kind, f.asset_type, f.asset, f.start)] = (f.day, f.end, f.magnitude)
+        for row in injected.truth.filter(pl.col("kind") == "reverse_flow").iter_rows(named=True):
+            key = (row["kind"], row["asset_type"], row["asset"], row["start"])
+            self._faults[key] = (row["day"], row["end"], None)
+        self._day = day
+
+    def readings(self, ts: datetime) -> tuple[pl.DataFrame, PhysicalTick]:
+        """The readings to publish at `ts` (outages silenced) and what the tick records."""
+        ts = ts.astimezone(UTC)
+        if ts.date() != self._day:
+            self._load(ts.date())
+        first = self._first = self._first or ts
+        end = ts + self.scenario.interval
+        frame = self._readings.get(ts)
+        if frame is None:  # off the interval grid of the day: nothing to inject into
+            frame = generate_readings(self.fleet, ts, end, self.scenario.interval,
+                                      self.scenario.seed, self.timezone)  # fmt: skip
+        heard = frame.filter(pl.col("voltage") != 0)
+        rows, active = [], False
+        for (kind, asset_type, asset, start), (day, stop, magnitude) in self._faults.items():
+            lo, hi = max(start, first), min(stop, end)
+            if lo < hi:
+                rows.append((day, kind, asset_type, asset, lo, hi, magnitude))
+                active = active or (start < end and stop > ts)
+        truth = pl.DataFrame(rows, schema=FAULT_SCHEMA, orient="row").sort("start", "kind", "asset")
+        head = self._heads.get(ts, pl.DataFrame(schema=HEAD_SCHEMA))
+        tick = PhysicalTick(ts, head, truth, active, frame.height - heard.height)
+        return heard, tick
+
+
+def _by_timestamp(frame: pl.DataFrame) -> dict[datetime, pl.DataFrame]:
+    return {
+        key[0]: part
+        for key, part in frame.partition_by("timestamp", as_dict=True, maintain_order=True).items()
+    }
+
+
 @dataclass
 class Simulator:
     """Plans the messages of each interval for a fleet (pure, deterministic for a seed)."""
@@ -118,6 +215,8 @@ class Simulator:
     gateway_size: int = 0  # 0: one message per meter; N: batches of up to N readings
     faults: FaultRates = field(default_factory=FaultRates)
     counters: SimCounters = field(default_factory=SimCounters)
+    physical: PhysicalFaults | None = None  # the grid's faults (simulate --physical-faults)
+    on_physical: Callable[[PhysicalTick], None] | None = None  # stores heads and truth
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)  # noqa: S311 (reproducible faults, not crypto)
@@ -127,12 +226,19 @@ class Simulator:
         self._feeder = dict(
             zip(self.fleet["meter_id"].to_list(), self.fleet["feeder"].to_list(), strict=True)
         )
+        self.last_ts: datetime | None = None  # the interval of the latest tick
 
     def readings(self, ts: datetime) -> list[Reading]:
-        """Every meter's reading for the interval starting at ``ts``."""
-        frame = generate_readings(
-            self.fleet, ts, ts + self.interval, self.interval, self.seed, self.timezone
-        )
+        """Every meter's reading for the interval starting at ``ts`` (with physical faults:
+        as the meters report them, none from a meter without supply)."""
+        if self.physical is not None:
+            frame, tick = self.physical.readings(ts)
+            if self.on_physical is not None:
+                self.on_physical(tick)
+        else:
+            frame = generate_readings(
+                self.fleet, ts, ts + self.interval, self.interval, self.seed, self.timezone
+            )
         return [Reading(*row) for row in frame.iter_rows()]
 
     def _grouped(self, readings: list[Reading]) -> list[Message]:
@@ -174,6 +280,7 @@ class Simulator:
     def tick(self, ts: datetime, *, last: bool = False) -> list[Message]:
         """The messages to publish for the interval at ``ts``, faults applied, in send order."""
         readings = self.readings(ts)
+        self.last_ts = ts
         messages = self._grouped(readings)
         c, f, rng = self.counters, self.faults, self._rng
         c.intervals += 1

@@ -1,0 +1,206 @@
+"""The live path of grid events: physical faults in the MQTT stream, found by the watcher.
+
+One UTC day of a 30-meter fleet is simulated at full speed (no pacing) on the embedded
+broker with the physical faults of the historic generator (rates raised so that one
+day holds every live kind), ingested by a real consumer into the embedded engine, and
+watched: once in the middle of an outage, once at the end of the day, then again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import polars as pl
+import pytest
+
+from grid_pipeline.app.events import physical_recorder, score_history, watch, watch_once
+from grid_pipeline.config import Settings
+from grid_pipeline.db.connection import Database, connect
+from grid_pipeline.embedded import broker
+from grid_pipeline.events.inject import Fault, FaultRates, Scenario, plan_day
+from grid_pipeline.mqtt.consumer import ConsumerConfig
+from grid_pipeline.mqtt.simulator import PhysicalFaults, Publisher, Simulator, run_simulation
+from grid_pipeline.storage.historic import read_grid
+from grid_pipeline_tests.mqtt_support import (
+    clean_slate,
+    count,
+    running_consumer,
+    unique_root,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+
+METERS = 30
+INTERVAL = timedelta(minutes=5)
+#: Per asset and day, far above the generator's defaults: one day of 30 meters then holds
+#: every kind the watcher finds (feeder outages are left out: the fleet is one feeder).
+RATES = replace(
+    FaultRates.none(),
+    meter_outage=0.1,
+    transformer_outage=0.15,
+    voltage_sag=0.15,
+    voltage_swell=0.15,
+    overload=0.3,
+    stuck=0.1,
+    zero=0.1,
+    spike=0.1,
+)
+KINDS = {
+    ("outage", "meter"),
+    ("outage", "transformer"),
+    ("voltage_sag", "transformer"),
+    ("voltage_swell", "transformer"),
+    ("overload", "transformer"),
+    ("stuck", "meter"),
+    ("zero", "meter"),
+    ("spike", "meter"),
+}
+EVENT_COLUMNS = "kind, asset_type, asset, start_ts, end_ts, severity, evidence, detected_at"
+
+
+@pytest.fixture(scope="module")
+def amqtt_url(settings: Settings) -> Iterator[str]:
+    broker.start(settings)
+    yield settings.broker_url
+    broker.stop(settings)
+
+
+def _empty_events(db: Database) -> None:
+    with connect(db) as conn:
+        for table in ("grid_events", "injected_faults", "feeder_head_readings"):
+            conn.execute(f"TRUNCATE {table}")
+
+
+def _events(db: Database) -> list[tuple[Any, ...]]:
+    with connect(db) as conn:
+        return conn.execute(
+            f"SELECT {EVENT_COLUMNS} FROM grid_events ORDER BY kind, asset_type, asset, start_ts"
+        ).fetchall()
+
+
+def _day_with_every_kind(scenario: Scenario, fleet: pl.DataFrame) -> tuple[datetime, list[Fault]]:
+    """The most recent past UTC day whose plan holds every kind of `KINDS`."""
+    today = datetime.now(UTC).date()
+    for back in range(1, 25):
+        day = today - timedelta(days=back)
+        faults = plan_day(day, fleet, scenario)
+        if {(f.kind, f.asset_type) for f in faults} >= KINDS:
+            return datetime.combine(day, time(), UTC), faults
+    raise AssertionError("no day in the last 24 holds every kind: raise RATES")
+
+
+def _simulate(url: str, sim: Simulator, start: datetime, intervals: int) -> None:
+    publisher = Publisher(url, protocol="3.1.1")
+    publisher.connect()
+    try:
+        run_simulation(sim, publisher, start=start, intervals=intervals, speedup=0)
+    finally:
+        publisher.close()
+
+
+@dataclass(frozen=True)
+class LiveRun:
+    start: datetime
+    end: datetime
+    probe: Fault  # an outage the middle pass looks at while it runs
+    mid_events: list[tuple[Any, ...]]
+    final_events: list[tuple[Any, ...]]
+    again_events: list[tuple[Any, ...]]
+
+
+@pytest.fixture(scope="module")
+def live_run(database: Database, settings: Settings, amqtt_url: str) -> LiveRun:
+    fleet = clean_slate(database, METERS)
+    _empty_events(database)
+    with connect(database) as conn:
+        grid = read_grid(conn)
+    scenario = Scenario(grid=grid, seed=settings.seed, interval=INTERVAL,
+                        data_start=datetime(2000, 1, 1, tzinfo=UTC),
+                        data_end=datetime(2100, 1, 1, tzinfo=UTC), rates=RATES)  # fmt: skip
+    start, faults = _day_with_every_kind(scenario, fleet)
+    end = start + timedelta(days=1)
+    probe = min(
+        (f for f in faults if f.kind == "outage" and f.end - f.start >= 6 * INTERVAL),
+        key=lambda f: f.start,
+    )
+    root = unique_root()
+    sim = Simulator(fleet, interval=INTERVAL, seed=settings.seed, topic_root=root)
+    sim.physical = PhysicalFaults(fleet, scenario)
+    sim.on_physical = physical_recorder(database, start)
+    config = ConsumerConfig(broker_url=amqtt_url, client_id=f"ingest-{root}", protocol="3.1.1",
+                            topic_root=root, interval=INTERVAL)  # fmt: skip
+    middle = probe.start + 3 * INTERVAL
+    with running_consumer(database, config) as consumer:
+        _simulate(amqtt_url, sim, start, (middle - start) // INTERVAL)
+        wait_for(lambda: count(database) >= sim.counters.expected_rows, what="the first part")
+        assert consumer.wait_idle(quiet_s=0.3)
+        watch_once(database, settings, judge_newest=True)
+        mid = _events(database)
+        _simulate(amqtt_url, sim, middle, (end - middle) // INTERVAL)
+        wait_for(lambda: count(database) >= sim.counters.expected_rows, what="the whole day")
+        assert consumer.wait_idle(quiet_s=0.3)
+    # The watcher catching up on the whole day (a running watcher sees it hour by hour).
+    whole_day = timedelta(hours=25)
+    watch_once(database, settings, judge_newest=True, lookback=whole_day)
+    final = _events(database)
+    watch(database, settings, every=0.0, grace=0.0, lookback=whole_day, passes=2)
+    return LiveRun(start, end, probe, mid, final, _events(database))
+
+
+def test_every_injected_fault_is_found_with_its_kind_and_asset(
+    database: Database, settings: Settings, live_run: LiveRun
+) -> None:
+    scores = score_history(database, settings, (live_run.start, live_run.end))
+    found = {kind: (s.matched_faults, s.faults) for kind, s in scores.items()}
+    assert {kind for kind, _ in KINDS} <= set(scores), found
+    for kind, s in scores.items():
+        assert s.recall == 1.0, (kind, s)
+        assert s.precision == 1.0, (kind, s)
+
+
+def test_an_open_event_gets_its_end_once_the_fault_ends(live_run: LiveRun) -> None:
+    probe = live_run.probe
+    key = ("outage", probe.asset_type, probe.asset, probe.start)
+    mid = {row[:4]: row for row in live_run.mid_events}
+    final = {row[:4]: row for row in live_run.final_events}
+    assert key in mid and mid[key][4] is None  # open while the readings are missing
+    assert final[key][4] == probe.end  # closed at the first reading heard again
+    assert final[key][7] == mid[key][7]  # detected_at: when it was first seen
+
+
+def test_watching_again_changes_nothing(live_run: LiveRun) -> None:
+    assert live_run.final_events
+    assert live_run.again_events == live_run.final_events
+
+
+def test_a_live_stream_without_faults_raises_no_event(
+    database: Database, settings: Settings, amqtt_url: str
+) -> None:
+    fleet = clean_slate(database, METERS)
+    _empty_events(database)
+    with connect(database) as conn:
+        grid = read_grid(conn)
+    start = datetime.combine(datetime.now(UTC).date() - timedelta(days=1), time(), UTC)
+    scenario = Scenario(grid=grid, seed=settings.seed, interval=INTERVAL, data_start=start,
+                        data_end=start + timedelta(days=1), rates=FaultRates.none())  # fmt: skip
+    root = unique_root()
+    sim = Simulator(fleet, interval=INTERVAL, seed=settings.seed, topic_root=root)
+    sim.physical = PhysicalFaults(fleet, scenario)  # heads and truth, no fault
+    sim.on_physical = physical_recorder(database, start)
+    config = ConsumerConfig(broker_url=amqtt_url, client_id=f"ingest-{root}", protocol="3.1.1",
+                            topic_root=root, interval=INTERVAL)  # fmt: skip
+    intervals = 36  # three night hours: no solar export, so no reverse flow either
+    with running_consumer(database, config) as consumer:
+        _simulate(amqtt_url, sim, start, intervals)
+        wait_for(lambda: count(database) >= intervals * METERS, what="every reading")
+        assert consumer.wait_idle(quiet_s=0.3)
+    report = watch_once(database, settings, judge_newest=True)
+    assert report.frontier == start + intervals * INTERVAL
+    assert (report.found, _events(database)) == (0, [])
+    with connect(database) as conn:
+        heads = conn.execute("SELECT count(*) FROM feeder_head_readings").fetchone()
+    assert heads == (intervals * fleet["feeder"].n_unique(),)
