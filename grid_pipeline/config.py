@@ -377,6 +377,9 @@ class Settings:
     alert_webhook: str | None = None
     # GRID_ALERT_MIN_SEVERITY: the least severity that alerts (info, warning, critical).
     alert_min_severity: str = "warning"
+    # GRID_OPERATOR_DATABASE_URL: the grid_operator role, which may only acknowledge
+    # grid events; None: acknowledgements use the project's database (embedded: its engine).
+    operator_database_url: str | None = None
 
     @property
     def embedded_db(self) -> bool:
@@ -504,4 +507,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         physical_faults=_choice(env, "GRID_PHYSICAL_FAULTS", ("off", "on")) == "on",
         alert_webhook=_alert_webhook(env),
         alert_min_severity=_choice(env, "GRID_ALERT_MIN_SEVERITY", ("warning", "info", "critical")),
+        operator_database_url=_url(env, "GRID_OPERATOR_DATABASE_URL", ("postgresql", "postgres")),
     )

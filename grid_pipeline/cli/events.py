@@ -1,14 +1,16 @@
-"""`grid-pipeline events detect|score`: grid events over the loaded history.
+"""`grid-pipeline events detect|score|ack`: grid events over the loaded history.
 
 `detect` runs every detector over the data set in one pass (the same code the Dagster
 detection asset runs per day) and stores what it finds in `grid_events`; `score`
 compares those events with the faults `generate --physical-faults` injected and prints
-precision, recall, F1 and detection delay per kind (`--json`: one object keyed by kind).
+precision, recall, F1 and detection delay per kind (`--json`: one object keyed by kind);
+`ack EVENT_ID... [--by NAME]` acknowledges events (as GRID_OPERATOR_DATABASE_URL when set).
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from datetime import UTC, date, datetime, time, timedelta
@@ -69,6 +71,39 @@ def score(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _event_id(text: str) -> int:
+    """An EVENT_ID argument: a positive integer (`events ack` takes them from the Events
+    page or the table)."""
+    if not text.isdigit() or not 0 < int(text) < 2**63:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an event id (a positive integer)")
+    return int(text)
+
+
+def ack(args: argparse.Namespace, settings: Settings) -> int:
+    from grid_pipeline.app.events import UnknownEvents, acknowledge_events, operator_database
+    from grid_pipeline.app.services import start_database
+
+    if not args.by.strip():
+        raise UsageError("--by: who acknowledges must be named (an empty name was given)")
+    start_database(settings)  # the embedded engine up and the schema current
+    try:
+        changed = acknowledge_events(operator_database(settings), args.event_ids, args.by)
+    except (UnknownEvents, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    asked = len(set(args.event_ids))
+    already = f" ({asked - changed} already acknowledged)" if changed < asked else ""
+    print(f"acknowledged {changed} of {asked} event{'s' if asked != 1 else ''}{already}")
+    return 0
+
+
+def _default_by() -> str:
+    """Who acknowledges when --by is not given: the login name of the shell's user."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in the environment or the password database
+        return "cli"
+
+
 def register(commands: argparse._SubParsersAction[Any]) -> None:
     """Add `events detect` and `events score` to the CLI."""
     events = commands.add_parser(
@@ -83,3 +118,12 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     rate.add_argument("--day", default=None, help="one UTC day (YYYY-MM-DD) instead of all")
     rate.add_argument("--json", action="store_true", help="one JSON object keyed by kind")
     rate.set_defaults(handler=score)
+    acknowledge = events.add_parser(
+        "ack", help="acknowledge events by id (who: --by, default the user's login name)"
+    )
+    acknowledge.add_argument("event_ids", nargs="+", type=_event_id, metavar="EVENT_ID")
+    acknowledge.add_argument(
+        "--by", default=_default_by(), metavar="NAME",
+        help="who acknowledges (default: the login name)",
+    )  # fmt: skip
+    acknowledge.set_defaults(handler=ack)

@@ -100,12 +100,13 @@ def store_events(conn: psycopg.Connection[Any], window: Window, events: list[Det
     """Make `grid_events` hold exactly `events` among the events starting in `window`.
 
     One transaction: delete the window's detected events, insert the new ones (an
-    acknowledgement of an event found again is kept). Returns the rows inserted.
+    acknowledgement of an event found again is kept, when and who). Returns the rows
+    inserted.
     """
     with conn.transaction():
         acknowledged = {
-            (kind, asset_type, asset, start): ack
-            for kind, asset_type, asset, start, ack in conn.execute(
+            (kind, asset_type, asset, start): (at, by)
+            for kind, asset_type, asset, start, at, by in conn.execute(
                 query("events_window_acknowledged"), {"start": window[0], "end": window[1]}
             ).fetchall()
         }
@@ -125,7 +126,8 @@ def store_events(conn: psycopg.Connection[Any], window: Window, events: list[Det
                 "severity": [e.severity for e in rows],
                 "evidence": [json.dumps(e.evidence, sort_keys=True) for e in rows],
                 "detector": [e.detector for e in rows],
-                "acknowledged_at": [acknowledged.get(key) for key in unique],
+                "acknowledged_at": [acknowledged.get(key, (None, None))[0] for key in unique],
+                "acknowledged_by": [acknowledged.get(key, (None, None))[1] for key in unique],
             },
         )
     return len(rows)
