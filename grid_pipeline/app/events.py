@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
@@ -22,8 +22,10 @@ import polars as pl
 
 from grid_pipeline.app.dataset import history_window
 from grid_pipeline.config import Settings
-from grid_pipeline.db.connection import Database, connect
+from grid_pipeline.db.connection import Database, connect, resolve_database
 from grid_pipeline.db.sqlfiles import query
+from grid_pipeline.events.acknowledge import UnknownEvents as UnknownEvents  # for callers
+from grid_pipeline.events.acknowledge import acknowledge, check_by, check_ids
 from grid_pipeline.events.detect import DetectionReport, run_detection
 from grid_pipeline.events.inject import FaultRates, Scenario
 from grid_pipeline.events.kinds import Thresholds
@@ -202,3 +204,30 @@ def _frontier(db: Database, settings: Settings) -> datetime | None:
     newest: datetime = row[0]
     return newest + settings.interval
 
+
+# ---------------------------------------------------------------------------- acknowledging
+
+
+def operator_database(settings: Settings) -> Database:
+    """The database acknowledgements are written to: GRID_OPERATOR_DATABASE_URL (a URL of
+    the grid_operator role, which may update only the acknowledgement columns) when set;
+    unset, the project's database like every other client (GRID_DATABASE_URL, or the
+    running embedded engine, which has no roles to switch to)."""
+    if settings.operator_database_url:
+        return Database(settings.operator_database_url, embedded=False)
+    return resolve_database(settings)
+
+
+def acknowledge_events(db: Database, event_ids: Sequence[int], by: str) -> int:
+    """Acknowledge the events `event_ids` as `by` (who); returns how many rows changed.
+
+    Events acknowledged before keep their first acknowledgement (not counted). An id
+    that names no event (re-detection renumbers a window's events) raises
+    `UnknownEvents`, one line naming the ids, and nothing is acknowledged; an empty or
+    unprintable `by` raises ValueError. Pass `operator_database(settings)` as `db`.
+    """
+    check_by(by)  # a bad name or id is refused before a connection is opened
+    if not check_ids(event_ids):
+        return 0
+    with connect(db) as conn:
+        return acknowledge(conn, event_ids, by)
