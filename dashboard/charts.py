@@ -693,6 +693,56 @@ def rejects_by_reason(rejects: pl.DataFrame) -> go.Figure:
     return _finish(fig, title, height=300)
 
 
+#: How a flagged reading ended: replaced for billing by an estimate, or flagged and kept.
+VEE_OUTCOME_COLORS = {
+    "replaced by an estimate": SEVERITY_COLORS["warn"],
+    "flagged, kept": SEVERITY_COLORS["info"],
+}
+
+
+def vee_flags_by_rule(by_rule: pl.DataFrame) -> go.Figure:
+    """Readings flagged per VEE rule (whatever rules the table holds), split into those an
+    estimate replaced and those kept as the meter sent them; most flagged rule on top."""
+    title = "Readings flagged per VEE rule"
+    if by_rule.is_empty():
+        return empty_figure(title, "No reading flagged")
+    long = by_rule.select(
+        "rule",
+        pl.col("estimated").alias("replaced by an estimate"),
+        (pl.col("flags") - pl.col("estimated")).alias("flagged, kept"),
+    ).unpivot(index="rule", variable_name="outcome", value_name="readings")
+    fig = px.bar(
+        long, x="readings", y="rule", color="outcome", orientation="h",
+        color_discrete_map=VEE_OUTCOME_COLORS, labels={"rule": "", "readings": "readings"},
+    )  # fmt: skip
+    fig.update_yaxes(categoryorder="total ascending")
+    return _finish(fig, title, height=max(240, 120 + 32 * by_rule.height))
+
+
+def vee_readings_table(readings: pl.DataFrame) -> pl.DataFrame:
+    """A meter's flagged readings as an operator reads them: time, what the meter sent (or
+    "missing"), the rules, the estimate and its method, why, and who decided it when."""
+
+    def kwh(column: str, absent: str) -> pl.Expr:
+        return (
+            pl.when(pl.col(column).is_null())
+            .then(pl.lit(absent))
+            .otherwise(pl.col(column).cast(pl.Float64).round(3).cast(pl.Utf8))
+        )
+
+    return readings.select(
+        pl.col("time").dt.strftime("%Y-%m-%d %H:%M").alias("Time"),
+        kwh("original_kwh", "missing").alias("Sent (kWh)"),
+        pl.col("rules").alias("Rules"),
+        kwh("estimate_kwh", "-").alias("Estimate (kWh)"),
+        pl.col("method").fill_null("kept").alias("Method"),
+        pl.col("why").alias("Why"),
+        pl.col("actor").fill_null("-").alias("By"),
+        pl.col("decided_at").dt.strftime("%Y-%m-%d %H:%M").fill_null("-").alias("Decided"),
+        pl.col("vee_run").alias("Run"),
+    )
+
+
 # --- storage and benchmarks ---------------------------------------------------------------------
 
 

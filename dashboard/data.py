@@ -533,6 +533,52 @@ def ingest_runs(tz: str, limit: int = 20) -> pl.DataFrame:
     return _frame("dashboard_quality_ingest_runs", {"tz": tz, "limit": limit})
 
 
+# --- VEE (validation, estimation, editing) -----------------------------------------------------
+
+
+@st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
+def vee_runs(tz: str) -> dict[str, Any]:
+    """How many VEE runs there are (0: VEE never ran) and the newest one (who, when, window)."""
+    return _frame("dashboard_vee_runs", {"tz": tz}).row(0, named=True)
+
+
+@st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
+def vee_flags_by_rule(
+    start: datetime,
+    end: datetime,
+    classes: tuple[str, ...],
+    feeders: tuple[str, ...],
+    transformers: tuple[str, ...] = (),
+) -> pl.DataFrame:
+    """Flags per rule in [start, end) on the selected meters: readings, meters, estimated."""
+    params = {"start": start, "end": end, **_filters(classes, feeders, transformers)}
+    return _frame("dashboard_vee_flags_by_rule", params)
+
+
+@st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
+def vee_flagged_meters(
+    start: datetime,
+    end: datetime,
+    classes: tuple[str, ...],
+    feeders: tuple[str, ...],
+    transformers: tuple[str, ...] = (),
+    limit: int = 200,
+) -> pl.DataFrame:
+    """The selected meters with flags in [start, end), most flagged first, with their rules."""
+    params = {"start": start, "end": end, "limit": limit}
+    return _frame("dashboard_vee_flagged_meters", params | _filters(classes, feeders, transformers))
+
+
+@st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
+def vee_meter_readings(
+    tz: str, meter: int, start: datetime, end: datetime, limit: int = 500
+) -> pl.DataFrame:
+    """One meter's flagged or estimated readings in [start, end), newest first, with the
+    original value, the rules and why, the estimate and the audited run that decided it."""
+    params = {"tz": tz, "meter": meter, "start": start, "end": end, "limit": limit}
+    return _frame("dashboard_vee_meter_readings", params)
+
+
 # --- storage and benchmarks ---------------------------------------------------------------------
 
 

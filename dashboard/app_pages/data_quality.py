@@ -10,12 +10,86 @@ are not painted as missing (the SQL in sql/queries/dashboard_quality_*.sql count
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import polars as pl
 import streamlit as st
 
 from dashboard import charts, components, data, state
+
+SHOWN = "%Y-%m-%d %H:%M"
+
+
+def vee_flags(newest_run: dict[str, Any]) -> None:
+    """Flags per rule over the sidebar's window and meters, then one meter's flagged readings
+    with the estimate and the audit (who, when, why). Counts come aggregated per rule from the
+    database and the table is limited, so this costs a few small statements at any fleet size.
+    """
+    filters = state.current()
+    start, end = filters.window(data.extent().last_reading, data.settings().interval)
+    tz = filters.timezone
+    selection = (start, end, filters.classes, filters.feeders, filters.transformers)
+    by_rule = data.vee_flags_by_rule(*selection)
+    run = newest_run
+    st.caption(
+        f"{run['runs']:,} VEE runs stored; the newest by {run['actor']} at "
+        f"{run['started_local']:{SHOWN}} ({tz}) over {run['window_start_local']:{SHOWN}} to "
+        f"{run['window_end_local']:{SHOWN}}. Flags of the last {filters.days} days "
+        "on the meters the sidebar selects. Missing and invalid readings are replaced for "
+        "billing by an estimate (validated_readings); the others stay as the meter sent them."
+    )
+    if by_rule.is_empty():
+        st.success(
+            "No reading flagged in this window on the selected meters: every reading VEE "
+            "checked passed its rules (run `grid-pipeline vee run` again for newer readings).",
+            icon=":material/check_circle:",
+        )
+        return
+    flags, estimated = int(by_rule["flags"].sum()), int(by_rule["estimated"].sum())
+    cols = st.columns(3)
+    cols[0].metric(
+        "Flagged readings", f"{flags:,}", help="A reading flagged by two rules counts twice."
+    )
+    cols[1].metric(
+        "Replaced by an estimate", f"{estimated:,}",
+        help="Flags on readings that an estimate replaces for billing (counted per flag).",
+    )  # fmt: skip
+    cols[2].metric("Rules that flagged", f"{by_rule.height}")
+    left, right = st.columns([2, 3])
+    with left:
+        components.chart(charts.vee_flags_by_rule(by_rule), key="vee_rules")
+    with right:
+        meters = data.vee_flagged_meters(*selection)
+        labels = {
+            int(m): f"meter {m} · {n:,} flag{'' if n == 1 else 's'} · {rules}"
+            for m, n, rules in meters.select("meter_id", "flags", "rules").iter_rows()
+        }
+        options = list(labels)
+        state.restore(
+            "vee_meter", options, options[0] if options else None, options[0] if options else None
+        )
+        meter = st.selectbox(
+            "Meter (most flagged first)", options, key="vee_meter",
+            format_func=lambda m: labels.get(m, str(m)),
+        )  # fmt: skip
+        if meter is None:
+            return
+        readings = data.vee_meter_readings(tz, int(meter), start, end)
+        if readings.is_empty():
+            st.caption(f"No flagged reading of meter {meter} in this window any more.")
+            return
+        matching = int(readings["matching"][0]) if readings.height else 0
+        if matching > readings.height:
+            st.caption(f"The newest {readings.height:,} of {matching:,} flagged readings.")
+        st.dataframe(
+            charts.vee_readings_table(readings),
+            hide_index=True,
+            width="stretch",
+            height=min(38 + 35 * readings.height, 420),
+            column_config={"Why": st.column_config.TextColumn(width="large")},
+        )
+
 
 st.title("Data quality")
 filters = state.current()
@@ -82,6 +156,19 @@ else:
             width="stretch",
             height=260,
         )
+
+st.subheader("Validation flags (VEE)")
+vee = data.vee_runs(filters.timezone)
+if not vee["runs"]:
+    components.empty_state(
+        "VEE has not run yet, so no reading is validated or estimated.",
+        "Run `grid-pipeline vee run` (or materialise the validated_readings asset in the "
+        "Dagster UI): it flags readings per rule and estimates the missing and invalid ones.",
+    )
+elif extent.has_readings and components.matching_meters(
+    data.fleet(), filters.classes, filters.feeders, filters.transformers
+):
+    vee_flags(vee)
 
 st.subheader("Quarantined payloads")
 rejects = data.rejects_by_reason(filters.timezone)
