@@ -8,6 +8,9 @@ watched: once in the middle of an outage, once at the end of the day, then again
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
@@ -204,3 +207,35 @@ def test_a_live_stream_without_faults_raises_no_event(
     with connect(database) as conn:
         heads = conn.execute("SELECT count(*) FROM feeder_head_readings").fetchone()
     assert heads == (intervals * fleet["feeder"].n_unique(),)
+
+
+def test_simulate_and_watch_from_the_command_line(
+    database: Database, session_env: dict[str, str], amqtt_url: str
+) -> None:
+    clean_slate(database, METERS)
+    _empty_events(database)
+    start = datetime.combine(datetime.now(UTC).date() - timedelta(days=1), time(), UTC)
+    env = session_env | {"GRID_PHYSICAL_FAULTS": "on"}
+    made = _cli(env, "simulate", "--meters", str(METERS), "--intervals", "6", "--speedup", "0",
+                "--start", start.isoformat(), "--fault-scale", "200", "--topic-root",
+                unique_root(), "--quiet")  # fmt: skip
+    assert "physical faults: the generator's rates x 200" in made.stdout
+    sent = json.loads(made.stdout.splitlines()[-1])["simulator"]
+    with connect(database) as conn:
+        heads = conn.execute("SELECT count(*) FROM feeder_head_readings").fetchone()
+        truth = conn.execute("SELECT count(*), min(start_ts) FROM injected_faults").fetchone()
+    assert heads == (6,)  # one feeder, six intervals
+    assert truth is not None and truth[0] > 0 and truth[1] >= start
+    assert sent["readings"] <= 6 * METERS  # meters in an outage published nothing
+    watched = _cli(env, "events", "watch", "--once")
+    assert "stopped after 1 pass" in watched.stdout
+    assert "no readings yet" in watched.stdout  # nothing was ingested from this run
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "grid_pipeline.cli", *args],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result

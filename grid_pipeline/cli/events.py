@@ -5,6 +5,8 @@ detection asset runs per day) and stores what it finds in `grid_events`; `score`
 compares those events with the faults `generate --physical-faults` injected and prints
 precision, recall, F1 and detection delay per kind (`--json`: one object keyed by kind);
 `ack EVENT_ID... [--by NAME]` acknowledges events (as GRID_OPERATOR_DATABASE_URL when set).
+`watch [--every SECONDS]` is near-real-time detection over the live data: a pass over
+the trailing window every few seconds, open events upserted and closed (`events.live`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import math
+import signal
 import sys
+import threading
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -104,8 +109,63 @@ def _default_by() -> str:
         return "cli"
 
 
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (an argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
+def watch(args: argparse.Namespace, settings: Settings) -> int:
+    """Near-real-time detection over the live data until Ctrl-C/SIGTERM (or one pass)."""
+    from grid_pipeline.app.events import WatchReport
+    from grid_pipeline.app.events import watch as watch_live
+    from grid_pipeline.app.services import start_database
+    from grid_pipeline.config import ConfigError, parse_duration
+
+    try:
+        lookback = parse_duration(args.lookback, "--lookback")
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    db = start_database(settings)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    print(f"watching live grid events every {args.every:g} s (lookback {lookback}, newest "
+          f"interval judged after {args.grace:g} s); Ctrl-C stops", flush=True)  # fmt: skip
+
+    def show(report: WatchReport) -> None:
+        print(f"{datetime.now(UTC):%H:%M:%S}  {report.line()}", flush=True)
+
+    passes = watch_live(
+        db, settings, every=args.every, grace=args.grace, lookback=lookback, stop=stop,
+        passes=1 if args.once else None, progress=show,
+    )  # fmt: skip
+    print(f"stopped after {passes} pass{'es' if passes != 1 else ''}", flush=True)
+    return 0
+
+
+def _add_watch(events: argparse._SubParsersAction[Any]) -> None:
+    live = events.add_parser(
+        "watch", help="near-real-time detection over the live data (open events, then closed)"
+    )
+    live.add_argument("--every", type=_seconds, default=10.0,
+                      help="seconds between passes (default %(default)s)")  # fmt: skip
+    live.add_argument("--grace", type=_seconds, default=5.0,
+                      help="seconds before the newest interval's missing readings count as "
+                           "outages (default %(default)s)")  # fmt: skip
+    live.add_argument("--lookback", default="6h",
+                      help="data read behind the newest reading (default %(default)s)")  # fmt: skip
+    live.add_argument("--once", action="store_true", help="one pass, then exit")
+    live.set_defaults(handler=watch)
+
+
 def register(commands: argparse._SubParsersAction[Any]) -> None:
-    """Add `events detect` and `events score` to the CLI."""
+    """Add `events detect`, `events score` and `events watch` to the CLI."""
     events = commands.add_parser(
         "events", help="grid events: detect them in the history, score them against the truth"
     ).add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -118,6 +178,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     rate.add_argument("--day", default=None, help="one UTC day (YYYY-MM-DD) instead of all")
     rate.add_argument("--json", action="store_true", help="one JSON object keyed by kind")
     rate.set_defaults(handler=score)
+    _add_watch(events)
     acknowledge = events.add_parser(
         "ack", help="acknowledge events by id (who: --by, default the user's login name)"
     )
