@@ -26,6 +26,7 @@ GRID = build_grid(FLEET)
 BUSY = FaultRates(
     meter_outage=0.02, transformer_outage=0.05, feeder_outage=0.1, voltage_sag=0.05,
     voltage_swell=0.05, overload=0.1, theft=0.01, stuck=0.02, zero=0.02, spike=0.02,
+    clock_drift=0.02,
 )  # fmt: skip
 
 
@@ -60,7 +61,7 @@ def test_every_kind_is_injected_and_rows_stay_one_per_meter_and_interval(days: l
     assert kinds >= {("outage", "meter"), ("outage", "transformer"), ("outage", "feeder"),
                      ("voltage_sag", "transformer"), ("voltage_swell", "transformer"),
                      ("overload", "transformer"), ("theft", "meter"), ("stuck", "meter"),
-                     ("zero", "meter"), ("spike", "meter"),
+                     ("zero", "meter"), ("spike", "meter"), ("clock_drift", "meter"),
                      ("reverse_flow", "transformer")}  # fmt: skip
     for clean, faulty, *_ in days:
         assert faulty.height == clean.height
@@ -117,6 +118,8 @@ def test_each_fault_changes_exactly_what_it_says(days: list) -> None:  # type: i
                 assert (ratio < 0.9).all() if kind == "voltage_sag" else (ratio > 1.1).all()
             elif kind == "spike":
                 assert got["power"].item() > 1.5 * rated[int(row["asset"])]
+            elif kind == "clock_drift":
+                _assert_filed_by_a_drifting_clock(got, clean, fault)
             elif kind == "theft":
                 share = got["energy"].sum() / was["energy"].sum()
                 assert 0.28 < share < 0.62, share  # 1 - (0.4..0.7), whole Wh rounding
@@ -135,6 +138,22 @@ def test_each_fault_changes_exactly_what_it_says(days: list) -> None:  # type: i
             touched = touched | keys
         untouched = ~touched
         assert faulty.filter(untouched).equals(clean.filter(untouched))
+
+
+def _assert_filed_by_a_drifting_clock(got: pl.DataFrame, clean: pl.DataFrame, fault: Any) -> None:
+    """Each reading is the meter's clean one k intervals away, k the offset so far in
+    whole intervals (fast: earlier, slow: later), reaching 20-30 minutes at the sync."""
+    assert 20.0 <= abs(fault.magnitude) <= 30.0
+    values = ["power", "energy", "voltage", "current"]
+    meter = clean.filter(pl.col("meter_id") == fault.meters[0])
+    by_time = {row[0]: row[1:] for row in meter.select("timestamp", *values).iter_rows()}
+    rate = fault.magnitude / ((fault.end - fault.start) / timedelta(minutes=1))
+    for row in got.select("timestamp", *values).iter_rows():
+        minutes = rate * ((row[0] - fault.start) / timedelta(minutes=1)) / 5.0
+        k = int(abs(minutes) + 0.5) * (1 if minutes > 0 else -1)
+        assert row[1:] == by_time[row[0] - k * INTERVAL]
+    last = rate * ((fault.end - INTERVAL - fault.start) / timedelta(minutes=1)) / 5.0
+    assert abs(last) >= 3.5  # the offset reached at least four intervals: echoes to find
 
 
 def test_faults_never_overlap_on_a_meter() -> None:

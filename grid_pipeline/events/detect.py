@@ -22,7 +22,7 @@ import psycopg
 
 from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.db.sqlfiles import query
-from grid_pipeline.events.detectors import loading, metering, outage, theft, voltage
+from grid_pipeline.events.detectors import clock, loading, metering, outage, theft, voltage
 from grid_pipeline.events.detectors.base import DetectedEvent
 from grid_pipeline.events.kinds import Thresholds
 
@@ -50,6 +50,7 @@ DETECTORS: Final[dict[str, Detector]] = {
     voltage.NAME: voltage.detect,
     loading.NAME: loading.detect,
     metering.NAME: metering.detect,
+    clock.NAME: clock.detect,
     theft.NAME: theft.detect,
 }
 

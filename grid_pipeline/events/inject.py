@@ -24,6 +24,19 @@ readings (display units: kW, kWh, V, A; the writer stores integers):
 * ``stuck``: the meter repeats one reading for 2 to 8 h. ``zero``: power, energy and
   current read zero with the voltage present, 2 to 8 h (a failed current sensor).
   ``spike``: one interval reads 2-6 times the meter's rating.
+* ``clock_drift``: the meter's real-time clock runs fast or slow for 4 to 6 h until the
+  head-end's time synchronisation sets it right, reaching an offset of 20-30 minutes
+  (the truth's magnitude, in minutes: positive fast, negative slow). The meter labels
+  its load-profile entries by its own clock and the head-end files each entry under its
+  label, one per interval, so the reading stamped t holds what the meter measured at
+  true time t - k(t) intervals, k(t) the offset in whole intervals (rounded) at t. A fast
+  clock lags: each time the offset grows by another interval, one measured interval is
+  filed twice in a row and, at the sync, the last k are never filed. A slow clock leads:
+  an interval is skipped at each step, and after the sync the k intervals it had filed
+  early are filed again under their true stamps, so they repeat the readings k intervals
+  before them. Rows stay one per meter and interval; the truth is [start, sync). The
+  drift is fast for a clock (a crystal drifts seconds a day, a failed one or a meter
+  that lost its time source minutes an hour) so that each fault fits one UTC day.
 
 Faults never overlap on a meter (nor come within 30 minutes of each other), and a
 meter under theft gets no other fault on the same day, so each has one true label.
@@ -33,7 +46,7 @@ export on a transformer), and its ground truth is that condition on the true flo
 (`reverse_flow_truth`), with the thresholds the detector uses.
 
 The feeder head (`feeder_head`) measures the true flow of its meters (outages and
-overloads are real; theft, stuck, zero and spikes are metering faults, so the
+overloads are real; theft, stuck, zero, spikes and clock drift are metering faults, so the
 energy still flows) plus about 2 % technical losses.
 """
 
@@ -95,6 +108,8 @@ class FaultRates:
     stuck: float = 0.002
     zero: float = 0.002
     spike: float = 0.003
+    #: About 14 meters over the default 14 days: 500 x 14 x 0.002.
+    clock_drift: float = 0.002
 
     @property
     def enabled(self) -> bool:
@@ -145,6 +160,8 @@ _KINDS: dict[str, tuple[str, tuple[int, int], tuple[float, float]]] = {
     "stuck": ("stuck", (120, 480), (0.0, 0.0)),
     "zero": ("zero", (120, 480), (0.0, 0.0)),
     "spike": ("spike", (0, 0), (2.0, 6.0)),
+    # magnitude: the offset at the sync in minutes, fast or slow (the sign is drawn)
+    "clock_drift": ("clock_drift", (240, 360), (20.0, 30.0)),
 }
 _THEFT_DAYS = (3, 7)
 _THEFT_SHARE = (0.4, 0.7)
@@ -200,6 +217,7 @@ def _assets(fleet: pl.DataFrame, grid: Grid) -> _Assets:
             "stuck": meter_names,
             "zero": meter_names,
             "spike": meter_names,
+            "clock_drift": meter_names,
         },
         rated_kw=rated,
         theft_meters=thieves["meter_id"].cast(pl.Int64).sort().to_numpy(),
@@ -269,9 +287,13 @@ def plan_day(day: date, fleet: pl.DataFrame, scenario: Scenario) -> list[Fault]:
         u = _draws(scenario.seed, stream, np.arange(len(names), dtype=np.int64), day_no)
         lo = max(1, int(minutes[0] * 60 // step_s))
         hi = max(lo, int(minutes[1] * 60 // step_s))
+        # A slow clock files readings up to its offset ahead: those must lie in the day.
+        tail = int(timedelta(minutes=magnitudes[1]) // scenario.interval) + 1
+        tail = tail if kind == "clock_drift" else 0
         for i in np.flatnonzero(u[0] < rate):
             length = lo + int(u[2][i] * (hi - lo + 1))
-            start = _midnight(day) + int(u[1][i] * (slots - length + 1)) * scenario.interval
+            place = slots - length - tail + 1
+            start = _midnight(day) + int(u[1][i] * place) * scenario.interval
             end = start + length * scenario.interval
             meters = assets.meters[names[i]]
             if any(s < end + MARGIN and start - MARGIN < e
@@ -280,6 +302,11 @@ def plan_day(day: date, fleet: pl.DataFrame, scenario: Scenario) -> list[Fault]:
             for m in meters:
                 taken.setdefault(m, []).append((start, end))
             magnitude = magnitudes[0] + u[3][i] * (magnitudes[1] - magnitudes[0])
+            if kind == "clock_drift":  # one uniform: the lower half slow, the upper fast
+                fast = u[3][i] >= 0.5
+                share = 2.0 * u[3][i] - (1.0 if fast else 0.0)
+                offset = magnitudes[0] + share * (magnitudes[1] - magnitudes[0])
+                magnitude = offset if fast else -offset
             event_kind = kind.removeprefix("feeder_").removeprefix("transformer_")
             event_kind = "outage" if event_kind == "meter_outage" else event_kind
             asset_type, asset = _asset_type(kind), names[i]
@@ -309,6 +336,8 @@ def _affected(faults: list[Fault], scenario: Scenario, assets_rated: dict[int, f
             param = target_kw * rated / rated.sum()
         elif f.kind == "spike":
             param = f.magnitude * rated
+        elif f.kind == "clock_drift":  # offset gained per unit of elapsed time, signed
+            param = np.full(len(meters), f.magnitude * 60.0 / (f.end - f.start).total_seconds())
         else:
             param = np.full(len(meters), f.magnitude)
         parts.append(pl.DataFrame({
@@ -395,6 +424,7 @@ def inject(
         pl.Series("true_power", true_power),
     )  # fmt: skip
     out = _freeze_stuck(out)
+    out = _drift_clocks(out, scenario.interval)
     result = out.select(readings.columns).cast(readings.schema)
     true_flows = out.select("timestamp", "meter_id", "feeder", "true_power")
     truth = [_truth(planned, day, window), reverse_flow_truth(true_flows, fleet, scenario, day)]
@@ -422,6 +452,33 @@ def _freeze_stuck(frame: pl.DataFrame) -> pl.DataFrame:
         for v in values
     ]
     return joined.with_columns(frozen).drop([f"_{v}" for v in values])
+
+
+def _drift_clocks(frame: pl.DataFrame, interval: timedelta) -> pl.DataFrame:
+    """A drifting clock's reading at t is the one measured k(t) intervals earlier (fast)
+    or later (slow), k(t) the offset since the fault began in whole intervals."""
+    if not (frame["kind"] == "clock_drift").any():
+        return frame
+    values = ["power", "energy", "voltage", "current"]
+    step_us = interval // timedelta(microseconds=1)
+    elapsed = (pl.col("timestamp") - pl.col("anchor")).dt.total_microseconds()
+    offset = pl.col("param") * elapsed / step_us
+    k = (offset.abs() + 0.5).floor() * offset.sign()
+    source = pl.col("timestamp") - pl.duration(microseconds=k.cast(pl.Int64) * step_us)
+    drifting = pl.col("kind") == "clock_drift"
+    measured = frame.select(
+        "meter_id",
+        pl.col("timestamp").alias("_source"),
+        *[pl.col(v).alias(f"_{v}") for v in values],
+    )
+    joined = frame.with_columns(
+        pl.when(drifting).then(source).otherwise(None).alias("_source")
+    ).join(measured, on=["meter_id", "_source"], how="left")
+    filed = [
+        pl.when(drifting).then(pl.col(f"_{v}").fill_null(pl.col(v))).otherwise(pl.col(v)).alias(v)
+        for v in values
+    ]
+    return joined.with_columns(filed).drop("_source", *[f"_{v}" for v in values])
 
 
 def _truth(faults: list[Fault], day: date, window: tuple[datetime, datetime]) -> pl.DataFrame:

@@ -27,6 +27,7 @@ EVENT_KINDS: Final[dict[str, tuple[AssetType, ...]]] = {
     "stuck": ("meter",),
     "zero": ("meter",),
     "spike": ("meter",),
+    "clock_drift": ("meter",),
 }
 
 
@@ -56,3 +57,8 @@ class Thresholds:
     #: while its feeder's unaccounted energy (head minus meters) rises by about as much.
     theft_min_drop: float = 0.3
     theft_min_days: int = 2
+    #: Theft, hourly feeder balance: the energy the balance attributes to the meter's hidden
+    #: share must stand this many standard errors above zero ...
+    theft_balance_z: float = 3.0
+    #: ... and be at least this share of what the meter's own drop says was taken.
+    theft_balance_share: float = 0.5

@@ -22,6 +22,10 @@ supply or the metrology and leave the energy as it is.
 9. ``future``: a timestamp after the current interval.
 10. ``outage``: voltage zero: no supply. The zeros are true (nothing was consumed),
     so the interval is flagged for the operator and kept.
+11. ``clock_drift``: the reading repeats one filed up to 30 minutes earlier, among at
+    least three such echoes of one meter (`events.detectors.clock`): a drifting clock
+    filed one measured interval under two stamps, so the later one is not what the
+    interval consumed.
 """
 
 from __future__ import annotations
@@ -30,17 +34,19 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from grid_pipeline.events.detectors.clock import drift_clusters, echo_pairs
 from grid_pipeline.events.runs import sustained_runs
 from grid_pipeline.fleet.meters import CUSTOMER_CLASSES, PHASE_FACTOR, POWER_FACTOR
 
 RULES = (
     "missing", "spike", "zero", "stuck", "negative_without_solar", "register_mismatch",
-    "voltage_range", "current_mismatch", "future", "outage",
+    "voltage_range", "current_mismatch", "future", "outage", "clock_drift",
 )  # fmt: skip
 #: Rules whose readings cannot be billed: estimation replaces them.
 INVALIDATING = frozenset(
-    {"missing", "spike", "zero", "stuck", "negative_without_solar", "register_mismatch"}
-)
+    {"missing", "spike", "zero", "stuck", "negative_without_solar", "register_mismatch",
+     "clock_drift"}
+)  # fmt: skip
 SPIKE_RATING_MULTIPLE = 1.5
 SUSTAINED = timedelta(hours=1)
 VOLTAGE_RANGE = (0.5, 1.3)
@@ -83,6 +89,20 @@ def _sustained(
         .filter((pl.col("timestamp") >= pl.col("start")) & (pl.col("timestamp") < pl.col("end")))
     )
     return _flag(inside, rule, pl.format("{} intervals", pl.col("intervals")))
+
+
+def _clock_echoes(readings: pl.DataFrame, interval: timedelta) -> pl.DataFrame:
+    """The later reading of each echo inside a clock-drift cluster, with its original."""
+    pairs = echo_pairs(readings)
+    clusters = drift_clusters(pairs, interval)
+    echoes = pairs.join(clusters.select("meter_id", "start", "end"), on="meter_id").filter(
+        (pl.col("second") >= pl.col("start")) & (pl.col("second") < pl.col("end"))
+    )
+    return echoes.select(
+        pl.col("second").alias("timestamp"),
+        "meter_id",
+        pl.format("repeats {}", pl.col("first").dt.strftime("%Y-%m-%d %H:%M")).alias("detail"),
+    )
 
 
 def validate(
@@ -141,6 +161,7 @@ def validate(
               "current_mismatch", pl.format("{} mA", pl.col("current"))),
         _flag(r.filter(pl.col("timestamp") > now), "future", pl.lit("after now")),
         _flag(r.filter(pl.col("voltage") == 0), "outage", pl.lit("no supply")),
+        _flag(_clock_echoes(readings, interval), "clock_drift", pl.col("detail")),
     ]  # fmt: skip
     flags = (
         pl.concat([p.cast(FLAG_SCHEMA) for p in parts if p.height], how="vertical")
