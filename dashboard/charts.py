@@ -872,7 +872,7 @@ def events_table(events: pl.DataFrame) -> pl.DataFrame:
                 f"{duration} so far" if is_open else duration,
                 str(e["severity"]),
                 format_evidence(e["evidence"]),
-                ack.strftime(_EVENT_TIME) if ack is not None else "",
+                f"{ack:{_EVENT_TIME}} by {e.get('acknowledged_by') or '?'}" if ack else "",
             ]
         )
     return pl.DataFrame(rows, schema=dict.fromkeys(columns, pl.String), orient="row")

@@ -683,6 +683,45 @@ def events_by_asset(
     return _frame("dashboard_events_by_asset", params)
 
 
+def acknowledge_unavailable() -> str | None:
+    """Why the dashboard cannot acknowledge events here (one line), or None when it can.
+
+    Acknowledging is the dashboard's one write. It goes through the grid_operator role
+    (GRID_OPERATOR_DATABASE_URL), never through the read-only role every page reads with.
+    The embedded engine has no roles (one superuser session), so there it writes to the
+    engine; against a configured database without an operator URL the button stays off.
+    """
+    config = load_settings()
+    if config.operator_database_url or config.embedded_db:
+        return None
+    return (
+        "Acknowledging needs GRID_OPERATOR_DATABASE_URL (the grid_operator role); "
+        "this dashboard reads through a read-only role."
+    )
+
+
+class AcknowledgeFailed(RuntimeError):
+    """Acknowledging did not happen; the message is one line for the page."""
+
+
+def acknowledge_events(event_ids: Sequence[int], by: str) -> int:
+    """Acknowledge these events as `by` on the operator's connection (how many changed), then
+    drop the cached event views so every viewer's next run shows the acknowledgement."""
+    from grid_pipeline.app.events import UnknownEvents, operator_database
+    from grid_pipeline.app.events import acknowledge_events as acknowledge
+
+    try:
+        changed = acknowledge(operator_database(load_settings()), event_ids, by)
+    except (UnknownEvents, ValueError, ConfigError, ServiceError) as exc:
+        raise AcknowledgeFailed(str(exc)) from exc
+    except psycopg.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise AcknowledgeFailed(f"the database refused the acknowledgement: {first}") from exc
+    for cached in (events_list, events_by_severity, events_by_asset, events_extent):
+        cached.clear()
+    return changed
+
+
 # --- power quality ------------------------------------------------------------------------------
 
 

@@ -349,3 +349,70 @@ def test_an_empty_table_says_how_to_get_events(database: Database, newest: datet
     assert "grid-pipeline generate --physical-faults" in text
     assert "grid-pipeline events detect" in text
     assert not at.metric and not at.dataframe and not at.get("plotly_chart")
+
+
+def event_ids(db: Database) -> dict[str, int]:
+    """Asset label ("meter 1", "feeder F01") -> event id of the test events."""
+    with connect(db) as conn:
+        rows = conn.execute("SELECT asset_type, asset, event_id FROM grid_events").fetchall()
+    return {f"{t} {a}": int(i) for t, a, i in rows}
+
+
+def test_acknowledging_chosen_events(events: datetime, database: Database) -> None:
+    ids = event_ids(database)
+    at = open_page()
+    pick = at.multiselect(key="events_ack")
+    # the listed events nobody acknowledged, the open feeder outage first
+    assert pick.options[0].startswith("OPEN · outage · feeder F01"), pick.options
+    assert len(pick.options) == 4
+    assert at.button(key="events_ack_button").disabled  # nothing chosen, no name yet
+    pick.set_value([ids["feeder F01"], ids["meter 1"]]).run()
+    at.text_input(key="events_ack_by").input("alice").run()
+    assert not at.button(key="events_ack_button").disabled
+    at.button(key="events_ack_button").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Acknowledged 2 events as alice." in notices(at), notices(at)
+
+    with connect(database) as conn:
+        stored = conn.execute(
+            "SELECT event_id, acknowledged_by FROM grid_events "
+            "WHERE acknowledged_at IS NOT NULL ORDER BY event_id"
+        ).fetchall()
+    assert stored == sorted([(ids["feeder F01"], "alice"), (ids["meter 1"], "alice")])
+    # The list is read again (the cached one was dropped): acknowledged rows say by whom.
+    acked = {r["Asset"]: r["Acknowledged"] for r in rows(at)}
+    assert acked["feeder F01"].endswith(" by alice") and acked["meter 1"].endswith(" by alice")
+    assert acked["meter 6"] == "" and acked["transformer F02-T001"] == ""
+    assert len(at.multiselect(key="events_ack").options) == 2
+    assert at.multiselect(key="events_ack").value == []
+
+    # A stale id (re-detection renumbered the events) acknowledges nothing and says so.
+    with connect(database) as conn:
+        conn.execute("DELETE FROM grid_events WHERE event_id = %s", (ids["meter 6"],))
+    at.multiselect(key="events_ack").set_value([ids["meter 6"]]).run()
+    at.button(key="events_ack_button").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = notices(at)
+    assert "Nothing acknowledged: no grid event with id" in text, text
+
+
+def test_acknowledging_needs_the_operator_role_against_a_configured_database(
+    events: datetime, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Production-like: a configured database read through the reader URL, no operator URL.
+    monkeypatch.setenv("GRID_DATABASE_URL", database.url)
+    monkeypatch.setenv("GRID_READER_DATABASE_URL", database.url)
+    monkeypatch.delenv("GRID_OPERATOR_DATABASE_URL", raising=False)
+    at = open_page()
+    assert at.button(key="events_ack_button").disabled
+    assert at.multiselect(key="events_ack").disabled
+    reason = " ".join(c.value for c in at.caption)
+    assert "Acknowledging needs GRID_OPERATOR_DATABASE_URL" in reason, reason
+
+    monkeypatch.setenv("GRID_OPERATOR_DATABASE_URL", database.url)
+    at = open_page()
+    ids = event_ids(database)
+    at.multiselect(key="events_ack").set_value([ids["transformer F02-T001"]]).run()
+    at.text_input(key="events_ack_by").input("bob").run()
+    at.button(key="events_ack_button").click().run()
+    assert "Acknowledged 1 event as bob." in notices(at), notices(at)

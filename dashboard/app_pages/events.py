@@ -1,12 +1,14 @@
 """Grid events: what the detectors found on meters, transformers and feeders, which are still
 open, where they cluster.
 
-Read-only: the page reads `grid_events` (written by `grid-pipeline events detect`, the Dagster
-detection assets and the live checks). The window is the sidebar's period up to the newest
-reading, like every other page; an event counts when it overlaps the window, and an open event
-(no end yet) counts as open whenever it began. The sidebar's feeder and class filters select
-events through their asset: a meter's feeder and class, a transformer's feeder, a feeder
-itself; a transformer or feeder matches a class when it serves a meter of that class (the
+The page reads `grid_events` (written by `grid-pipeline events detect`, the Dagster detection
+assets and the live checks) through the read-only role like every page; its one write is the
+Acknowledge button, which goes through the grid_operator role (`data.acknowledge_events`).
+The window is the sidebar's period up to the newest reading, like every other page; an event
+counts when it overlaps the window, and an open event (no end yet) counts as open whenever it
+began. The sidebar's feeder, transformer and class filters select events through their asset:
+a meter's feeder, transformer and class, a transformer's feeder, a feeder itself (on no
+transformer); a transformer or feeder matches a class when it serves a meter of that class (the
 SQL in sql/queries/dashboard_events_*.sql says the same). Times are in the sidebar's zone.
 """
 
@@ -56,6 +58,54 @@ def timeline_start(
     if isinstance(earliest, datetime):
         begins.append(earliest)
     return max(window_start, min(begins))
+
+
+def acknowledge_form(events: pl.DataFrame) -> None:
+    """Pick the listed events nobody acknowledged yet (open ones first) and acknowledge them
+    under a name. The outcome is kept for the next run, which redraws the list from the
+    database (the data layer dropped the cached event views)."""
+    said = st.session_state.pop("events_ack_outcome", None)
+    if said is not None:
+        (st.success if said[0] else st.error)(said[1], icon=":material/task_alt:")
+    pending = events.filter(pl.col("acknowledged_local").is_null()).sort(
+        pl.col("end_local").is_not_null(), pl.col("start_local"), descending=[False, True]
+    )
+    if pending.is_empty():
+        st.caption("Every listed event is acknowledged.")
+        return
+    labels = {
+        int(e["event_id"]): f"{'OPEN · ' if e['end_local'] is None else ''}{e['kind']} · "
+        f"{charts.asset_label(e['asset_type'], e['asset'])} · {e['severity']} · since "
+        f"{e['start_local']:{_SHOWN}}"
+        for e in pending.iter_rows(named=True)
+    }
+    options = list(labels)
+    state.restore("events_ack", options, [], [])
+    why_not = data.acknowledge_unavailable()
+    left, middle, right = st.columns([4, 2, 1], vertical_alignment="bottom")
+    chosen = left.multiselect(
+        "Acknowledge events", options, key="events_ack", format_func=lambda i: labels[i],
+        placeholder="Events nobody acknowledged yet (open first)", disabled=why_not is not None,
+    )  # fmt: skip
+    by = middle.text_input("As", key="events_ack_by", placeholder="your name",
+                           disabled=why_not is not None)  # fmt: skip
+    clicked = right.button(
+        "Acknowledge", key="events_ack_button", type="primary",
+        disabled=why_not is not None or not chosen or not by.strip(),
+        help=why_not or "Marks the chosen events as seen and being handled, with your name.",
+    )  # fmt: skip
+    if why_not is not None:
+        st.caption(why_not)
+        return
+    if clicked:
+        try:
+            changed = data.acknowledge_events(list(chosen), by)
+            outcome = (True, f"Acknowledged {changed:,} event{'' if changed == 1 else 's'} as "
+                             f"{by.strip()}.")  # fmt: skip
+        except data.AcknowledgeFailed as exc:
+            outcome = (False, f"Nothing acknowledged: {exc}")
+        st.session_state["events_ack_outcome"] = outcome
+        st.rerun()
 
 
 def headline(opened: dict[str, int], windowed: dict[str, int], days: int) -> None:
@@ -151,6 +201,8 @@ else:
                     "Evidence": st.column_config.TextColumn(width="large"),
                 },
             )
+
+            acknowledge_form(events)
 
             st.subheader("Timeline")
             # From where the data (or the earliest listed event) begins, not from a window

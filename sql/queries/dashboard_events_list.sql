@@ -37,6 +37,7 @@ SELECT
     l.evidence::text                                                AS evidence,
     l.detector,
     l.acknowledged_at AT TIME ZONE %(tz)s::text                     AS acknowledged_local,
+    l.acknowledged_by,
     count(*) OVER ()::int                                           AS matching
 FROM located AS l
 WHERE (cardinality(%(feeders)s::text[]) = 0 OR l.feeder = ANY(%(feeders)s::text[]))
