@@ -16,12 +16,15 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+import dagster as dg
 import polars as pl
 import pytest
 
 from grid_pipeline.app.events import physical_recorder, score_history, watch, watch_once
 from grid_pipeline.config import Settings
 from grid_pipeline.db.connection import Database, connect
+from grid_pipeline.defs.events import LIVE_JOB, events_defs
+from grid_pipeline.defs.resources import TimescaleResource
 from grid_pipeline.embedded import broker
 from grid_pipeline.events.inject import Fault, FaultRates, Scenario, plan_day
 from grid_pipeline.mqtt.consumer import ConsumerConfig
@@ -178,6 +181,27 @@ def test_an_open_event_gets_its_end_once_the_fault_ends(live_run: LiveRun) -> No
 def test_watching_again_changes_nothing(live_run: LiveRun) -> None:
     assert live_run.final_events
     assert live_run.again_events == live_run.final_events
+
+
+def test_the_dagster_job_runs_one_live_pass(
+    database: Database, settings: Settings, live_run: LiveRun
+) -> None:
+    defs = dg.Definitions.merge(
+        events_defs(settings),
+        dg.Definitions(
+            assets=[dg.AssetSpec("mqtt_ingestion"), dg.AssetSpec(settings.chunk_variants[0].table)],
+            resources={"timescale": TimescaleResource(data_dir=str(settings.data_dir))},
+        ),
+    )
+    run = defs.resolve_job_def(LIVE_JOB).execute_in_process()
+    assert run.success and run.dagster_run.job_name == "live_grid_events_job"
+    (materialization,) = run.get_asset_materialization_events()
+    metadata = {k: v.value for k, v in materialization.materialization.metadata.items()}
+    assert metadata["data_until"] == live_run.end.isoformat()
+    assert (metadata["opened"], metadata["closed"], metadata["withdrawn"]) == (0, 0, 0)
+    assert _events(database) == live_run.final_events
+    spec = defs.resolve_assets_def("live_grid_events").specs_by_key[dg.AssetKey("live_grid_events")]
+    assert spec.freshness_policy is not None
 
 
 def test_a_live_stream_without_faults_raises_no_event(

@@ -5,13 +5,22 @@ detect`) after that day's readings are loaded, and replaces the day's events. It
 scores the day against the injected ground truth when there is one (`generate
 --physical-faults`), so the Checks tab shows per day whether detection met its goals.
 
+`live_grid_events` is the live path's: one near-real-time pass over the trailing
+window of the live data (the same pass as `grid-pipeline events watch`), upserting
+open events and closing them. `live_grid_events_job` materialises it and
+`live_grid_events_schedule` launches it every minute (on with GRID_INGEST_SENSOR); its
+freshness policy fails when no pass succeeded for 5 minutes (warns after 2), so a
+stopped watcher shows in the UI.
+
 These definitions are thin: the work is `grid_pipeline.app.events`.
 """
+
+from datetime import timedelta
 
 import dagster as dg
 
 from grid_pipeline.app.dataset import partition_window
-from grid_pipeline.app.events import detect_day, score_history
+from grid_pipeline.app.events import detect_day, score_history, watch_once
 from grid_pipeline.app.history import day_of
 from grid_pipeline.config import Settings
 from grid_pipeline.defs.historic import history_partitions
@@ -90,6 +99,65 @@ def build_events_asset(settings: Settings) -> dg.AssetsDefinition:
     return grid_events
 
 
+LIVE_JOB = "live_grid_events_job"
+
+
+@dg.asset(
+    group_name=EVENTS_GROUP,
+    kinds={"timescaledb", "polars"},
+    deps=["mqtt_ingestion"],
+    pool=ENGINE_POOL,
+    freshness_policy=dg.FreshnessPolicy.time_window(
+        fail_window=timedelta(minutes=5), warn_window=timedelta(minutes=2)
+    ),
+)
+def live_grid_events(
+    context: dg.AssetExecutionContext, timescale: TimescaleResource
+) -> dg.MaterializeResult:  # type: ignore[type-arg]
+    """Grid events of the live data, near real time: the detectors over the last 6 hours
+    (and any event still open), an outage being a meter whose readings stopped; open
+    events have no end yet and get one when the condition ends (theft stays daily)."""
+    report = watch_once(timescale.database(), timescale.settings())
+    context.log.info(report.line())
+    frontier = report.frontier.isoformat() if report.frontier else "no readings yet"
+    return dg.MaterializeResult(
+        metadata={
+            "data_until": frontier,
+            "open": report.still_open,
+            "opened": report.opened,
+            "closed": report.closed,
+            "withdrawn": report.deleted,
+            "seconds": round(sum(report.seconds.values()), 3),
+        }
+    )
+
+
+live_grid_events_job = dg.define_asset_job(
+    LIVE_JOB,
+    selection=dg.AssetSelection.assets(live_grid_events),
+    description="One near-real-time detection pass over the live data.",
+)
+
+
+def live_schedule(settings: Settings) -> dg.ScheduleDefinition:
+    """Every minute a live pass; on by default where Dagster keeps the live ingestion
+    running (GRID_INGEST_SENSOR=on, as in `grid-pipeline up`), stopped otherwise."""
+    return dg.ScheduleDefinition(
+        name="live_grid_events_schedule",
+        job=live_grid_events_job,
+        cron_schedule="* * * * *",
+        default_status=dg.DefaultScheduleStatus.RUNNING
+        if settings.ingest_sensor
+        else dg.DefaultScheduleStatus.STOPPED,
+        description="Every minute: a live detection pass (keeps live_grid_events fresh).",
+    )
+
+
 def events_defs(settings: Settings) -> dg.Definitions:
-    """The detection asset of the history."""
-    return dg.Definitions(assets=[build_events_asset(settings)])
+    """The detection asset of the history, and the live detection asset with its job and
+    schedule."""
+    return dg.Definitions(
+        assets=[build_events_asset(settings), live_grid_events],
+        jobs=[live_grid_events_job],
+        schedules=[live_schedule(settings)],
+    )
