@@ -16,6 +16,7 @@ from grid_pipeline.defs.power_quality import power_quality_defs
 from grid_pipeline.defs.resources import timescale_from_environment
 from grid_pipeline.defs.schema import database_schema
 from grid_pipeline.defs.storage import storage_defs
+from grid_pipeline.defs.vee import vee_defs
 
 settings = load_settings()
 
@@ -33,4 +34,5 @@ defs = dg.Definitions.merge(
     events_defs(settings),
     alerts_defs(settings),
     power_quality_defs(settings),
+    vee_defs(settings),
 )

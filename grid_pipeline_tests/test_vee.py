@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from grid_pipeline.app.vee import vee_window
+from grid_pipeline.app.vee import vee_window, vee_window_check
 from grid_pipeline.config import Settings
 from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.fleet.meters import build_fleet
@@ -176,3 +176,49 @@ def test_vee_stores_flags_estimates_and_the_audit_and_the_series_has_every_inter
     assert 0 < estimates[0][1] < 1000  # the spike's 8.25 kWh became a household's interval
     assert audit == ("test:vee", day[0], day[1], 6, 5, True)
     assert series == (len(FLEET) * per_day, len(FLEET) * per_day, 5)
+
+
+@pytest.mark.integration
+def test_the_dagster_job_validates_a_day_with_its_checks_and_metadata(
+    vee_data: tuple[Database, tuple[datetime, datetime]], settings: Settings
+) -> None:
+    """`vee_job` materialises one daily partition: its run has the job's name, the metadata
+    counts flags per rule and estimates per method, both checks pass, the run is audited."""
+    import dagster as dg
+
+    from grid_pipeline.defs.resources import TimescaleResource
+    from grid_pipeline.defs.vee import VEE_ASSET, VEE_JOB, vee_defs
+
+    db, day = vee_data
+    with connect(db) as conn:
+        conn.execute('DELETE FROM energy_readings WHERE meter_id = 5 AND "timestamp" = %s',
+                     (day[0] + 40 * INTERVAL,))  # fmt: skip
+    defs = dg.Definitions.merge(
+        vee_defs(settings),
+        dg.Definitions(
+            assets=[dg.AssetSpec(settings.chunk_variants[0].table)],
+            resources={"timescale": TimescaleResource(data_dir=str(settings.data_dir))},
+        ),
+    )
+    result = defs.resolve_job_def(VEE_JOB).execute_in_process(partition_key=f"{day[0]:%Y-%m-%d}")
+    assert result.success and result.dagster_run.job_name == VEE_JOB
+    meta = result.asset_materializations_for_node(VEE_ASSET)[0].metadata
+    assert meta["flags_per_rule"].value == {"missing": 1}
+    assert meta["estimates_per_method"].value == {"linear": 1}
+    assert meta["intervals"].value == len(FLEET) * int(timedelta(days=1) / INTERVAL)
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    assert checks == {"every_interval_validated": True, "flags_and_estimates_audited": True}
+    with connect(db) as conn:
+        audit = conn.execute(
+            "SELECT actor, flags, estimates FROM vee_runs WHERE vee_run = %s",
+            (meta["vee_run"].value,),
+        ).fetchone()
+    assert audit == (f"dagster:{result.run_id}", 1, 1)
+    # An estimate lost (or written outside a run) fails the checks: they can see it.
+    with connect(db) as conn:
+        conn.execute("UPDATE reading_estimates SET vee_run = -1")
+    assert not vee_window_check(db, settings, day).audited
+    with connect(db) as conn:
+        conn.execute("DELETE FROM reading_estimates")
+    lost = vee_window_check(db, settings, day)
+    assert (lost.complete, lost.expected - lost.present) == (False, 1)

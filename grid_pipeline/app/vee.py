@@ -20,6 +20,8 @@ from grid_pipeline.config import Settings
 from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.storage.historic import days_in, read_fleet
 from grid_pipeline.storage.vee import (
+    WindowCheck,
+    check_window,
     data_bounds,
     read_meter_energy,
     read_readings,
@@ -89,6 +91,16 @@ def vee_window(db: Database, settings: Settings, window: Window, actor: str) -> 
         estimates=dict(sorted(Counter(estimates.get_column("method").to_list()).items())),
         seconds=time.perf_counter() - started,
     )
+
+
+def vee_window_check(db: Database, settings: Settings, window: Window) -> WindowCheck:
+    """The validated series of `window` against its contract: every ended interval of every
+    meter inside the data set once, and every flag and estimate under a finished run."""
+    with connect(db) as conn:
+        first, data_end = data_bounds(conn, settings.interval)
+        start = max(window[0], first) if first is not None else window[1]
+        end = max(start, min(window[1], data_end))
+        return check_window(conn, start, end, settings.interval)
 
 
 def vee_history(

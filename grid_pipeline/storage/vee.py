@@ -7,6 +7,7 @@ two runs and every estimate can be traced to the run that made it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,6 +46,37 @@ def data_bounds(
     row = conn.execute(query("vee_data_bounds"), {"interval": interval}).fetchone()
     assert row is not None
     return row[0], row[1]
+
+
+@dataclass(frozen=True)
+class WindowCheck:
+    """A validated window against its contract (`vee_window_check.sql`)."""
+
+    expected: int  # (meter, interval) pairs that expect a reading
+    present: int  # of those, the pairs the validated series holds
+    duplicates: int  # rows of the series beyond one per pair
+    unaudited_flags: int  # flags without a finished run behind them
+    unaudited_estimates: int
+
+    @property
+    def complete(self) -> bool:
+        return self.present == self.expected and self.duplicates == 0
+
+    @property
+    def audited(self) -> bool:
+        return self.unaudited_flags == 0 and self.unaudited_estimates == 0
+
+
+def check_window(
+    conn: psycopg.Connection[Any], start: datetime, end: datetime, interval: timedelta
+) -> WindowCheck:
+    """Count what the validated series of [start, end) holds against what it should;
+    `start` and `end` bound the intervals that expect a reading (end > start)."""
+    row = conn.execute(
+        query("vee_window_check"), {"start": start, "end": end, "interval": interval}
+    ).fetchone()
+    assert row is not None
+    return WindowCheck(*(int(v) for v in row))
 
 
 def replace_window(
