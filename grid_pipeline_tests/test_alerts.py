@@ -1,4 +1,4 @@
-"""Alerts: grid events POSTed to a real local webhook, each once, with retries and backoff.
+"""Alerts: grid events POSTed to a real local webhook, once per change, with retries and backoff.
 
 The webhook is an `http.server` in a thread that records every request and answers with
 a scripted status; the clock is injected, so the backoff is stepped through without
@@ -23,6 +23,7 @@ import pytest
 
 from grid_pipeline.alerts.backoff import MAX_ATTEMPTS, retry_delay
 from grid_pipeline.app.alerts import AlertReport, deliver_alerts
+from grid_pipeline.app.events import acknowledge_events
 from grid_pipeline.config import ConfigError, Settings, load_settings
 from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.defs.alerts import alerts_defs
@@ -88,10 +89,11 @@ class Clock:
         self.now += delta
 
 
-def _event(asset: str, severity: str, hour: int = 1) -> DetectedEvent:
+def _event(asset: str, severity: str, hour: int = 1, open_: bool = False) -> DetectedEvent:
     return DetectedEvent(
         kind="outage", asset_type="meter", asset=asset, start=DAY + timedelta(hours=hour),
-        end=DAY + timedelta(hours=hour, minutes=30), severity=severity,  # type: ignore[arg-type]
+        end=None if open_ else DAY + timedelta(hours=hour, minutes=30),
+        severity=severity,  # type: ignore[arg-type]
         evidence={"missing_intervals": 6}, detector="test",
     )  # fmt: skip
 
@@ -139,10 +141,12 @@ def test_each_qualifying_event_is_delivered_once_and_lower_ones_never(
     assert sent == ["m1", "m2"]  # m3 (info) is below the default minimum
     body = next(r["body"] for r in webhook.received if r["body"]["asset"] == "m1")
     assert body == {
-        "idempotency_key": "outage/meter/m1/2026-11-20T01:00:00+00:00",
+        "idempotency_key": "outage/meter/m1/2026-11-20T01:00:00+00:00/opened",
+        "change": "opened", "previous_severity": None,
         "kind": "outage", "asset_type": "meter", "asset": "m1",
         "start": "2026-11-20T01:00:00+00:00", "end": "2026-11-20T01:30:00+00:00",
         "severity": "critical", "evidence": {"missing_intervals": 6},
+        "acknowledged_at": None, "acknowledged_by": None,
     }  # fmt: skip
     assert all(r["key"] == r["body"]["idempotency_key"] for r in webhook.received)
     assert _status(alerts_db) == {"m1": ("delivered", 1), "m2": ("delivered", 1)}
@@ -369,3 +373,109 @@ def test_the_asset_delivers_and_records_the_counts(
     assert metadata["enqueued"] == metadata["delivered"] == 1
     assert metadata["retried"] == metadata["failed"] == 0
     assert [r["body"]["asset"] for r in webhook.received] == ["m1"]
+
+
+# --- once per change: opened, severity, closed ---------------------------------------------
+
+
+def _changes(hook: Webhook) -> list[tuple[str, str, str | None, str | None]]:
+    """(asset, change, severity, end) of each accepted POST, in the order received."""
+    return [
+        (b["asset"], b["change"], b["severity"], b["end"])
+        for b in (r["body"] for r in hook.accepted())
+    ]
+
+
+@pytest.mark.integration
+def test_an_event_is_sent_again_once_per_change_and_never_twice_across_restarts(
+    alerts_db: Database, settings: Settings, session_env: dict[str, str], webhook: Webhook
+) -> None:
+    cfg = _on(settings, webhook)
+    env = {**session_env, "GRID_ALERT_WEBHOOK": webhook.url}
+    end = "2026-11-20T01:30:00+00:00"
+
+    _detect(alerts_db, [_event("m1", "warning", open_=True)])  # opened
+    assert deliver_alerts(alerts_db, cfg) == AlertReport(enqueued=1, delivered=1)
+    _detect(alerts_db, [_event("m1", "critical", open_=True)])  # severity changes
+    assert deliver_alerts(alerts_db, cfg) == AlertReport(enqueued=1, delivered=1)
+    assert deliver_alerts(alerts_db, cfg) == AlertReport()  # the same state: nothing
+    _detect(alerts_db, [_event("m1", "critical")])  # closes
+    closed = _cli(env)  # a new deliverer process takes the close
+    again = _cli(env)  # and a restarted one: nothing
+    _detect(alerts_db, [_event("m1", "critical")])  # re-detected as it is: nothing new
+    last = deliver_alerts(alerts_db, cfg)
+
+    assert closed.returncode == 0, closed.stderr
+    assert closed.stdout.strip() == "enqueued 1, delivered 1, retried 0, failed 0"
+    assert again.stdout.strip() == "enqueued 0, delivered 0, retried 0, failed 0"
+    assert last == AlertReport()
+    assert _changes(webhook) == [
+        ("m1", "opened", "warning", None),
+        ("m1", "severity", "critical", None),
+        ("m1", "closed", "critical", end),
+    ]
+    bodies = [r["body"] for r in webhook.received]
+    assert [b["previous_severity"] for b in bodies] == [None, "warning", None]
+    keys = [r["key"] for r in webhook.received]
+    assert keys == [
+        "outage/meter/m1/2026-11-20T01:00:00+00:00/opened",
+        "outage/meter/m1/2026-11-20T01:00:00+00:00/severity:critical",
+        "outage/meter/m1/2026-11-20T01:00:00+00:00/closed",
+    ]
+
+
+@pytest.mark.integration
+def test_an_event_first_seen_closed_is_one_alert(
+    alerts_db: Database, settings: Settings, webhook: Webhook
+) -> None:
+    _detect(alerts_db, [_event("m1", "warning")])  # found by the history: already over
+    cfg = _on(settings, webhook)
+    assert deliver_alerts(alerts_db, cfg).delivered == 1
+    assert deliver_alerts(alerts_db, cfg) == AlertReport()
+    assert _changes(webhook) == [("m1", "opened", "warning", "2026-11-20T01:30:00+00:00")]
+
+
+@pytest.mark.integration
+def test_an_acknowledged_event_gets_its_close_but_no_severity_change(
+    alerts_db: Database, settings: Settings, webhook: Webhook
+) -> None:
+    cfg = _on(settings, webhook)
+    _detect(alerts_db, [_event("m1", "warning", open_=True), _event("m2", "critical", 2, True)])
+    with connect(alerts_db) as conn:
+        ids = dict(conn.execute("SELECT asset, event_id FROM grid_events").fetchall())
+    acknowledge_events(alerts_db, [ids["m2"]], "olga")  # before its first alert
+    assert deliver_alerts(alerts_db, cfg).delivered == 1  # m1 only
+    with connect(alerts_db) as conn:
+        ids = dict(conn.execute("SELECT asset, event_id FROM grid_events").fetchall())
+    acknowledge_events(alerts_db, [ids["m1"]], "olga")
+
+    _detect(alerts_db, [_event("m1", "critical", open_=True), _event("m2", "critical", 2, True)])
+    assert deliver_alerts(alerts_db, cfg) == AlertReport()  # acknowledged: no severity re-send
+    _detect(alerts_db, [_event("m1", "critical"), _event("m2", "critical", 2)])
+    assert deliver_alerts(alerts_db, cfg) == AlertReport(enqueued=1, delivered=1)
+
+    assert _changes(webhook) == [
+        ("m1", "opened", "warning", None),
+        ("m1", "closed", "critical", "2026-11-20T01:30:00+00:00"),
+    ]
+    close = webhook.received[-1]["body"]
+    assert close["acknowledged_by"] == "olga" and close["acknowledged_at"] is not None
+
+
+@pytest.mark.integration
+def test_an_events_changes_are_delivered_in_order_behind_a_retry(
+    alerts_db: Database, settings: Settings, webhook: Webhook
+) -> None:
+    cfg = _on(settings, webhook)
+    clock = Clock()
+    _detect(alerts_db, [_event("m1", "warning", open_=True)])
+    webhook.statuses = [500]
+    assert deliver_alerts(alerts_db, cfg, now=clock).retried == 1  # opened: 500, backoff
+    _detect(alerts_db, [_event("m1", "warning")])  # closes meanwhile
+    clock.advance(timedelta(seconds=1))
+    assert deliver_alerts(alerts_db, cfg, now=clock) == AlertReport(enqueued=1)  # waits
+    clock.advance(retry_delay(1))
+    assert deliver_alerts(alerts_db, cfg, now=clock).delivered == 2
+
+    assert [c for _, c, _, _ in _changes(webhook)] == ["opened", "closed"]
+    assert webhook.received[1]["body"]["end"] is None  # opened announces the open event

@@ -1,4 +1,5 @@
-"""Alerts: grid events delivered to a webhook, each once, with retries.
+"""Alerts: grid events delivered to a webhook once per change (opened, severity, closed),
+with retries.
 
 `severity` decides which events alert, `payload` is what the receiver gets, `backoff`
 when a failed POST is tried again, `webhook` the POST itself, `queue` the delivery

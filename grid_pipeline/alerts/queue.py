@@ -1,4 +1,10 @@
-"""The delivery table: queue qualifying events, deliver the due ones, remember the outcome.
+"""The delivery table: queue each change to alert, deliver the due ones, remember the outcome.
+
+A delivery row is one change of one event (`opened`, `closed`, `severity:<new>`, see
+`payload`), keyed by the event's stable key and the change, so every change is queued
+once however often the events are re-detected or the deliverer restarted. One event's
+changes are delivered in the order they were queued (a later one waits while an earlier
+one is pending, its backoff included).
 
 Guarantee. Each delivery row is locked (`FOR UPDATE SKIP LOCKED`) for the POST and
 marked delivered in the same transaction right after the webhook answers 2xx, so two
@@ -46,17 +52,34 @@ class DeliveryCounts:
     failed: int = 0  # deliveries given up in this pass
 
 
+#: The enqueue statements, in the order they must run: first alerts, then closes (an
+#: event first seen closed is announced closed by its first alert), then severity
+#: changes (compared with the latest delivery, a close included).
+ENQUEUE = ("alerts_enqueue", "alerts_enqueue_closed", "alerts_enqueue_severity")
+
+
 def enqueue(conn: psycopg.Connection[Any], min_severity: str, now: datetime) -> int:
-    """Queue every event at or above `min_severity` that has no delivery row; how many."""
-    cursor = conn.execute(
-        query("alerts_enqueue"), {"severities": at_or_above(min_severity), "now": now}
-    )
-    return max(cursor.rowcount, 0)
+    """Queue, in one transaction, every change to alert: events at or above `min_severity`
+    with no delivery (`opened`), alerted open events that ended (`closed`), alerted events
+    whose severity changed (`severity:<new>`); how many rows were queued.
+
+    Acknowledged events: an event acknowledged before its first alert is not alerted,
+    and an acknowledged event's severity changes are not sent (an operator is on it);
+    its close is, so the receiver can resolve the incident."""
+    params = {"severities": at_or_above(min_severity), "now": now}
+    queued = 0
+    with conn.transaction():
+        for name in ENQUEUE:
+            queued += max(conn.execute(query(name), params).rowcount, 0)
+    return queued
 
 
 def _key_params(alert: Alert) -> dict[str, Any]:
-    kind, asset_type, asset, start = alert.key
-    return {"kind": kind, "asset_type": asset_type, "asset": asset, "start_ts": start}
+    kind, asset_type, asset, start, change = alert.key
+    return {
+        "kind": kind, "asset_type": asset_type, "asset": asset, "start_ts": start,
+        "change": change,
+    }  # fmt: skip
 
 
 def _record_failure(
@@ -80,8 +103,12 @@ def _deliver_one(db: Database, url: str, now: Clock, send: Sender) -> str | None
         row = conn.execute(query("alerts_claim_due"), {"now": now()}).fetchone()
         if row is None:
             return None
-        kind, asset_type, asset, start, attempts, end, severity, evidence, present = row
-        alert = Alert(kind, asset_type, asset, start, end, severity or "", evidence or {})
+        (kind, asset_type, asset, start, change, attempts, end, severity, previous, evidence,
+         acknowledged_at, acknowledged_by, present) = row  # fmt: skip
+        alert = Alert(
+            kind, asset_type, asset, start, end, severity or "", evidence or {}, change,
+            previous, acknowledged_at, acknowledged_by,
+        )  # fmt: skip
         if not present:
             _record_failure(conn, alert, attempts + 1, GONE, now(), final=True)
             return "failed"

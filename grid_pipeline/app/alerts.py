@@ -1,4 +1,5 @@
-"""Alerts as the product runs them: queue the qualifying grid events, deliver the due ones.
+"""Alerts as the product runs them: queue the changes of grid events to alert (first alert,
+severity change, close), deliver the due ones.
 
 `grid-pipeline alerts deliver` and the Dagster `alert_deliveries` asset (every minute)
 call `deliver_alerts`; the delivery table makes a run after a restart, or a second
@@ -40,8 +41,9 @@ def _utc_now() -> datetime:
 def deliver_alerts(
     db: Database, settings: Settings, now: Clock = _utc_now, send: Sender = post_alert
 ) -> AlertReport:
-    """Queue the events at or above GRID_ALERT_MIN_SEVERITY, then POST every due delivery
-    to GRID_ALERT_WEBHOOK. Does nothing (an empty report) when the webhook is unset.
+    """Queue the events at or above GRID_ALERT_MIN_SEVERITY not alerted yet and the changes
+    of those alerted (closed, severity), then POST every due delivery to GRID_ALERT_WEBHOOK.
+    Does nothing (an empty report) when the webhook is unset.
     `now` is injectable so tests step through the backoff without sleeping."""
     if not settings.alert_webhook:
         return AlertReport()

@@ -38,7 +38,7 @@ def deliver(args: argparse.Namespace, settings: Settings) -> int:
 def register(commands: argparse._SubParsersAction[Any]) -> None:
     """Add `alerts deliver` to the CLI."""
     alerts = commands.add_parser(
-        "alerts", help="grid events delivered to GRID_ALERT_WEBHOOK, each once, with retries"
+        "alerts", help="grid events delivered to GRID_ALERT_WEBHOOK, once per change, with retries"
     ).add_subparsers(dest="action", required=True, metavar="ACTION")
     run = alerts.add_parser("deliver", help="queue qualifying events, POST the due ones")
     run.add_argument(

@@ -24,7 +24,7 @@ OFF = "GRID_ALERT_WEBHOOK is not set: alerts are off, nothing delivered"
 def alert_deliveries(
     context: dg.AssetExecutionContext, timescale: TimescaleResource
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
-    """Grid events delivered to GRID_ALERT_WEBHOOK, each once across restarts, with retries
+    """Grid events delivered to GRID_ALERT_WEBHOOK, once per change across restarts, with retries
     (30 s doubling to 1 h, failed after 8 attempts); stored in `alert_deliveries`."""
     settings = timescale.settings()
     if not settings.alert_webhook:
