@@ -9,7 +9,9 @@ enforces none.
 
 from __future__ import annotations
 
+import os
 import secrets
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -29,6 +31,7 @@ from grid_pipeline.events.detectors.base import DetectedEvent
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "sql" / "schema"
+INIT_SCRIPT = ROOT / "deploy" / "timescaledb" / "10_grid_roles.sql"
 NATIVE = "postgresql://postgres@127.0.0.1:5432/postgres"
 DAY = datetime(2026, 10, 3, tzinfo=UTC)
 WINDOW = (DAY, DAY + timedelta(days=1))
@@ -195,53 +198,71 @@ def _plain_statements(path: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def native() -> Iterator[str]:
-    """A scratch database with migrations 001, 011, 012, 015 and 017 applied as a
-    superuser (their grants to grid_reader included); grid_reader and grid_operator
-    given LOGIN, as compose does. The URL pattern, with {role} for the role."""
+    """A scratch database prepared as docker compose does: the init script (psql, as the
+    superuser, GRID_OPERATOR_PASSWORD set) creates the login roles, then migrations 001,
+    011, 012, 015 and 017 run as grid_owner (the `migrate` service). The URL pattern,
+    with {role} for the role."""
+    psql = shutil.which("psql")
     admin = _native_admin()
+    if psql is None:
+        admin.close()
+        pytest.skip("psql is not installed (it runs the compose init script)")
     admin.execute("SELECT pg_advisory_lock(hashtext('grid_pipeline_tests.roles'))")
     roles = ("grid_owner", "grid_ingest", "grid_reader", "grid_operator")
-    existing = {  # role: whether it could log in (restored afterwards)
-        r[0]: r[1] for r in admin.execute(
-            "SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname = ANY(%s)", (list(roles),))
+    existing = {
+        r[0] for r in admin.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)",
+                                    (list(roles),))
     }  # fmt: skip
-    dbname = f"grid_ack_{secrets.token_hex(4)}"
+    suffix = secrets.token_hex(4)
+    dbname, dagster = f"grid_ack_{suffix}", f"dagster_a_{suffix}"
     admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
     url = f"postgresql://{{role}}@127.0.0.1:5432/{dbname}"
     try:
-        with psycopg.connect(url.format(role="postgres")) as conn:
-            for role in ("grid_ingest", "grid_reader"):  # as 005 does (it needs more tables)
-                if role not in existing:
-                    conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
+        env = {
+            **os.environ,
+            **{f"GRID_{name}_PASSWORD": secrets.token_hex(12)
+               for name in ("OWNER", "INGEST", "READER", "OPERATOR")},
+            "DAGSTER_PG_USERNAME": dagster, "DAGSTER_PG_PASSWORD": secrets.token_hex(12),
+            "DAGSTER_PG_DB": dagster,
+        }  # fmt: skip
+        for _ in range(2):  # re-runnable, the operator's part too
+            subprocess.run(
+                [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", "5432",
+                 "-U", "postgres", "-d", dbname, "-f", str(INIT_SCRIPT)],
+                env=env, check=True, capture_output=True, timeout=60,
+            )  # fmt: skip
+        with psycopg.connect(url.format(role="grid_owner")) as conn:
             for name in ("001_core.sql", "011_grid_model.sql", "012_grid_events.sql",
                          "015_alert_deliveries.sql"):  # fmt: skip
                 for statement in _plain_statements(SCHEMA / name):
                     conn.execute(statement.encode())
             conn.execute("CREATE TABLE schema_migrations (version text PRIMARY KEY, checksum text)")
             conn.execute((SCHEMA / "017_event_acknowledgement.sql").read_text().encode())
-            conn.execute("ALTER ROLE grid_operator LOGIN")
-            conn.execute("ALTER ROLE grid_reader LOGIN")
-            conn.execute(
-                sql.SQL("GRANT CONNECT ON DATABASE {} TO grid_reader, grid_operator").format(
-                    sql.Identifier(dbname)
-                )
-            )
-        with connect(Database(url.format(role="postgres"), embedded=False)) as conn:
+        with connect(Database(url.format(role="grid_owner"), embedded=False)) as conn:
             store_events(conn, WINDOW, [_event("n1"), _event("n2", 2)])
         yield url
     finally:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(dbname)))  # fmt: skip
-        for role in roles:
-            if role not in existing:
-                try:
-                    admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
-                except psycopg.Error as exc:  # privileges elsewhere on a shared server
-                    print(f"could not drop role {role}: {exc}")
-            elif not existing[role]:
-                admin.execute(sql.SQL("ALTER ROLE {} NOLOGIN").format(sql.Identifier(role)))
+        for name in (dbname, dagster):
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+        for role in [*(r for r in roles if r not in existing), dagster]:
+            try:
+                admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+            except psycopg.Error as exc:  # privileges elsewhere on a shared server
+                print(f"could not drop role {role}: {exc}")
         admin.execute("SELECT pg_advisory_unlock(hashtext('grid_pipeline_tests.roles'))")
         admin.close()
+
+
+def test_the_init_script_gives_the_operator_a_login_and_nothing_more(native: str) -> None:
+    with psycopg.connect(native.format(role="grid_operator")) as conn:
+        row = conn.execute(
+            "SELECT rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls "
+            "FROM pg_roles WHERE rolname = 'grid_operator'"
+        ).fetchone()
+        assert row == (True, False, False, False, False)
+        assert conn.execute("SHOW statement_timeout").fetchone() == ("1min",)
 
 
 def _ids(url: str) -> dict[str, int]:
@@ -295,13 +316,13 @@ def test_the_operator_may_change_nothing_else(native: str, statement: str) -> No
 def test_the_reader_cannot_acknowledge(native: str) -> None:
     ids = _ids(native)
     reader = Database(native.format(role="grid_reader"), embedded=False)
-    with pytest.raises(errors.InsufficientPrivilege):
+    with pytest.raises(errors.ReadOnlySqlTransaction):  # its sessions are read-only
         acknowledge_events(reader, [ids["n2"]], "mallory")
-    with (
-        psycopg.connect(native.format(role="grid_reader")) as conn,
-        pytest.raises(errors.InsufficientPrivilege),
-    ):
-        conn.execute("UPDATE grid_events SET acknowledged_at = now(), acknowledged_by = 'm'")
+    with psycopg.connect(native.format(role="grid_reader")) as conn:
+        conn.execute("SET default_transaction_read_only = off")  # any session may: the grants
+        conn.commit()  # are the real barrier
+        with pytest.raises(errors.InsufficientPrivilege):
+            conn.execute("UPDATE grid_events SET acknowledged_at = now(), acknowledged_by = 'm'")
 
 
 @pytest.mark.integration

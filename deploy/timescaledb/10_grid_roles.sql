@@ -15,6 +15,7 @@
 \getenv owner_password GRID_OWNER_PASSWORD
 \getenv ingest_password GRID_INGEST_PASSWORD
 \getenv reader_password GRID_READER_PASSWORD
+\getenv operator_password GRID_OPERATOR_PASSWORD
 \getenv dagster_user DAGSTER_PG_USERNAME
 \getenv dagster_password DAGSTER_PG_PASSWORD
 \getenv dagster_db DAGSTER_PG_DB
@@ -76,6 +77,20 @@ SELECT format('GRANT CONNECT ON DATABASE %I TO grid_ingest, grid_reader', curren
 SELECT format('GRANT CONNECT, TEMPORARY ON DATABASE %I TO grid_ingest', current_database())
 \gexec
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+
+-- The operator (acknowledging grid events; its grants come from migration 017) logs in
+-- when GRID_OPERATOR_PASSWORD is set (docker compose requires it). Optional here, so a
+-- hand run for an older .env still works; run again with it set to add the login.
+\if :{?operator_password}
+SELECT 'CREATE ROLE grid_operator'
+WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'grid_operator')
+\gexec
+ALTER ROLE grid_operator LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
+    PASSWORD :'operator_password';
+ALTER ROLE grid_operator SET statement_timeout = '60s';
+SELECT format('GRANT CONNECT ON DATABASE %I TO grid_operator', current_database())
+\gexec
+\endif
 
 -- Dagster's instance storage (runs, event logs, schedules): its own database,
 -- owned by its own role, closed to everyone else.
