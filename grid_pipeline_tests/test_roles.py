@@ -28,6 +28,7 @@ import psycopg
 import pytest
 from psycopg import errors, sql
 
+from grid_pipeline.db.conflicts import record_conflicts
 from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.db.migrate import migrate
 from grid_pipeline.db.sqlfiles import schema_files
@@ -151,6 +152,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                     (path.stem, digest),
                 )
             owner.execute((SCHEMA / "005_roles.sql").read_text().encode())
+            # A later migration's table with its own grants (ingestion's conflicts).
+            owner.execute((SCHEMA / "018_reading_conflicts.sql").read_text().encode())
         replace_fleet(cluster.db("grid_owner"), build_fleet(5, 42))
         yield cluster
     finally:
@@ -191,6 +194,7 @@ def test_reader_sessions_are_read_only_by_default(cluster: Cluster) -> None:
 READABLE = [
     "meters", "energy_readings", "ingest_rejects", "ingest_runs", "benchmark_runs",
     "benchmark_results", "compression_runs", "energy_readings_15min", "schema_migrations",
+    "reading_conflicts",
 ]  # fmt: skip
 
 
@@ -267,6 +271,10 @@ def test_ingest_runs_the_ingestion_write_paths(cluster: Cluster) -> None:
         record_start(conn, counters, broker="mqtt://x", subscription="grid/+/+/reading",
                      protocol="5")  # fmt: skip
         record_end(conn, counters, ended_at=datetime.now(UTC))
+        clash = pl.DataFrame({"timestamp": [start], "meter_id": [1]} | {
+            f"{side}_{name}": [1] for side in ("incoming", "stored")
+            for name in ("power", "energy", "voltage", "current")})  # fmt: skip
+        assert record_conflicts(conn, clash, counters.run_id, "energy_readings") == 1
     with psycopg.connect(cluster.url("grid_reader")) as conn:
         assert conn.execute("SELECT count(*) FROM energy_readings").fetchone() == (4,)
         assert conn.execute("SELECT count(*) FROM ingest_rejects").fetchone() == (1,)

@@ -23,6 +23,7 @@ from grid_pipeline.storage.vee import (
     WindowCheck,
     check_window,
     data_bounds,
+    read_conflicts,
     read_meter_energy,
     read_readings,
     replace_window,
@@ -70,8 +71,9 @@ def vee_window(db: Database, settings: Settings, window: Window, actor: str) -> 
         bounds = data_bounds(conn, settings.interval)
         nearby = read_readings(conn, window[0] - CONTEXT, window[1] + LINEAR_UP_TO)
         expected = _expected(fleet, window, settings.interval, bounds)
+        conflicts = read_conflicts(conn, *window)
         flags = validate(nearby, meter_facts(fleet), expected, settings.interval,
-                         datetime.now(UTC))  # fmt: skip
+                         datetime.now(UTC), conflicts)  # fmt: skip
         invalid = flags.filter(pl.col("rule").is_in(sorted(INVALIDATING)))
         meters = invalid.get_column("meter_id").unique().sort().to_list()
         # Like days only for the meters with something to estimate: a week of every meter

@@ -70,6 +70,7 @@ from psycopg import sql
 
 from grid_pipeline.config import parse_duration
 from grid_pipeline.db.binary import BinaryArray, BinaryArrayDumper, binary_array
+from grid_pipeline.db.conflicts import record_conflicts
 from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.db.units import DISPLAY_UNIT, SCALE, stored_expr
 from grid_pipeline.db.writer import READING_COLUMNS, writer_for
@@ -683,7 +684,8 @@ class IngestConsumer:
 
         A reading inserted by this very batch matches itself; an exact re-send is a
         plain duplicate; anything else is a conflicting duplicate, quarantined with
-        its payload while the stored row stays (first write wins). The comparison is
+        its payload while the stored row stays (first write wins), and both versions
+        go to `reading_conflicts` for VEE (`db.conflicts`). The comparison is
         in stored units (W, Wh, 0.1 V, mA; `units.stored_expr`, the writer's own
         rounding): a re-send of 1.234 kW is the stored 1234 W, and a difference
         below the meter's resolution is no conflict because the database could not
@@ -715,6 +717,8 @@ class IngestConsumer:
             .filter(differs)
             .sort("row")
         )
+        # Both versions, kept beside each other for VEE (rule duplicate_conflict).
+        record_conflicts(conn, clashes, self.counters.run_id, self.config.table)
         found: list[Reject] = []
         for row in clashes.iter_rows(named=True):
             reading = Reading(*(row[name] for name in Reading._fields))

@@ -15,6 +15,7 @@ import polars as pl
 import psycopg
 
 from grid_pipeline.db.sqlfiles import query
+from grid_pipeline.vee.rules import CONFLICT_SCHEMA
 
 READING_SCHEMA = pl.Schema(
     {"timestamp": pl.Datetime("us", "UTC"), "meter_id": pl.Int32(), "power": pl.Int64(),
@@ -37,6 +38,12 @@ def read_meter_energy(
     ).fetchall()
     schema = {name: READING_SCHEMA[name] for name in ("timestamp", "meter_id", "energy")}
     return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def read_conflicts(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> pl.DataFrame:
+    """The readings of [start, end) received again with other values (CONFLICT_SCHEMA)."""
+    rows = conn.execute(query("vee_conflicts"), {"start": start, "end": end}).fetchall()
+    return pl.DataFrame(rows, schema=CONFLICT_SCHEMA, orient="row")
 
 
 def data_bounds(

@@ -26,6 +26,9 @@ supply or the metrology and leave the energy as it is.
     least three such echoes of one meter (`events.detectors.clock`): a drifting clock
     filed one measured interval under two stamps, so the later one is not what the
     interval consumed.
+12. ``duplicate_conflict``: the meter sent the interval again with other values
+    (`reading_conflicts`, recorded by ingestion). The first version is stored and kept;
+    the flag tells the operator that the meter contradicted itself.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from grid_pipeline.fleet.meters import CUSTOMER_CLASSES, PHASE_FACTOR, POWER_FAC
 RULES = (
     "missing", "spike", "zero", "stuck", "negative_without_solar", "register_mismatch",
     "voltage_range", "current_mismatch", "future", "outage", "clock_drift",
+    "duplicate_conflict",
 )  # fmt: skip
 #: Rules whose readings cannot be billed: estimation replaces them.
 INVALIDATING = frozenset(
@@ -51,6 +55,14 @@ SPIKE_RATING_MULTIPLE = 1.5
 SUSTAINED = timedelta(hours=1)
 VOLTAGE_RANGE = (0.5, 1.3)
 CURRENT_TOLERANCE = (0.05, 50)  # relative, mA
+#: What `duplicate_conflict` reads: per stored reading received again with other values,
+#: the number of other versions and the last one beside the stored values.
+CONFLICT_SCHEMA = pl.Schema(
+    {"timestamp": pl.Datetime("us", "UTC"), "meter_id": pl.Int32(), "versions": pl.Int64(),
+     "power": pl.Int64(), "energy": pl.Int64(), "voltage": pl.Int64(), "current": pl.Int64(),
+     "stored_power": pl.Int64(), "stored_energy": pl.Int64(), "stored_voltage": pl.Int64(),
+     "stored_current": pl.Int64()}
+)  # fmt: skip
 FLAG_SCHEMA = pl.Schema(
     {"timestamp": pl.Datetime("us", "UTC"), "meter_id": pl.Int32(), "rule": pl.Utf8(),
      "detail": pl.Utf8()}
@@ -111,8 +123,11 @@ def validate(
     expected: pl.DataFrame,
     interval: timedelta,
     now: datetime,
+    conflicts: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Flags (FLAG_SCHEMA) for `readings` (stored units) against every rule.
+
+    `conflicts` (CONFLICT_SCHEMA) are the readings received again with other values.
 
     `expected` holds the (timestamp, meter_id) pairs that should have a reading (ended
     intervals inside the data set); `readings` should include an hour around them so
@@ -162,6 +177,11 @@ def validate(
         _flag(r.filter(pl.col("timestamp") > now), "future", pl.lit("after now")),
         _flag(r.filter(pl.col("voltage") == 0), "outage", pl.lit("no supply")),
         _flag(_clock_echoes(readings, interval), "clock_drift", pl.col("detail")),
+        _flag(conflicts if conflicts is not None else pl.DataFrame(schema=CONFLICT_SCHEMA),
+              "duplicate_conflict",
+              pl.format("{} other version(s); last {} W {} Wh {} dV, stored {} W {} Wh {} dV",
+                        "versions", "power", "energy", "voltage", "stored_power",
+                        "stored_energy", "stored_voltage")),
     ]  # fmt: skip
     flags = (
         pl.concat([p.cast(FLAG_SCHEMA) for p in parts if p.height], how="vertical")
