@@ -9,6 +9,7 @@ window, insert), so "re-detection" here is the real replace.
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import sys
 import threading
@@ -16,12 +17,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import psycopg
 import pytest
+from psycopg import sql
 
 from grid_pipeline.alerts.backoff import MAX_ATTEMPTS, retry_delay
+from grid_pipeline.alerts.queue import enqueue
 from grid_pipeline.app.alerts import AlertReport, deliver_alerts
 from grid_pipeline.app.events import acknowledge_events
 from grid_pipeline.config import ConfigError, Settings, load_settings
@@ -479,3 +484,68 @@ def test_an_events_changes_are_delivered_in_order_behind_a_retry(
 
     assert [c for _, c, _, _ in _changes(webhook)] == ["opened", "closed"]
     assert webhook.received[1]["body"]["end"] is None  # opened announces the open event
+
+
+# --- the upgrade from one delivery per event (015) ------------------------------------------
+
+NATIVE = "postgresql://postgres@127.0.0.1:5432/postgres"
+SCHEMA = Path(__file__).resolve().parents[1] / "sql" / "schema"
+
+
+def _plain_statements(path: Path) -> list[str]:
+    """The file's statements without the TimescaleDB calls (the native server has none)."""
+    lines = [line for line in path.read_text().splitlines() if not line.lstrip().startswith("--")]
+    return [
+        s
+        for s in (part.strip() for part in "\n".join(lines).split(";"))
+        if s and "create_hypertable(" not in s
+    ]
+
+
+@pytest.mark.integration
+def test_deliveries_made_before_the_upgrade_are_not_sent_again() -> None:
+    """Migration 017_alert_changes on a table of 015 rows, on the native PostgreSQL (the
+    embedded engine of the tests migrates an empty table): each row becomes the event's
+    'opened' delivery announcing it as it is, so nothing is queued again, and a close
+    that comes later is."""
+    try:
+        admin = psycopg.connect(NATIVE, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"no native PostgreSQL at 127.0.0.1:5432 (trust auth): {exc}")
+    admin.execute("SELECT pg_advisory_lock(hashtext('grid_pipeline_tests.roles'))")
+    reader = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = 'grid_reader'").fetchone()
+    dbname = f"grid_alerts_{secrets.token_hex(4)}"
+    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    try:
+        if reader is None:  # 012 and 015 grant to it (005 creates it)
+            admin.execute("CREATE ROLE grid_reader NOLOGIN")
+        db = Database(f"postgresql://postgres@127.0.0.1:5432/{dbname}", embedded=False)
+        with connect(db) as conn:
+            for name in ("012_grid_events.sql", "015_alert_deliveries.sql"):
+                for statement in _plain_statements(SCHEMA / name):
+                    conn.execute(statement.encode())
+            # The column 017_event_acknowledgement adds (its grants need more tables).
+            conn.execute("ALTER TABLE grid_events ADD COLUMN acknowledged_by text")
+        _detect(db, [_event("m1", "critical", open_=True), _event("m2", "warning")])
+        with connect(db) as conn:
+            conn.execute(
+                "INSERT INTO alert_deliveries (kind, asset_type, asset, start_ts, status) "
+                "SELECT kind, asset_type, asset, start_ts, 'delivered' FROM grid_events"
+            )
+            conn.execute((SCHEMA / "017_alert_changes.sql").read_text().encode())
+            assert enqueue(conn, "warning", datetime.now(UTC)) == 0
+            rows = conn.execute(
+                "SELECT asset, change, severity, end_ts IS NULL FROM alert_deliveries "
+                "ORDER BY asset"
+            ).fetchall()
+        assert rows == [("m1", "opened", "critical", True), ("m2", "opened", "warning", False)]
+        _detect(db, [_event("m1", "critical"), _event("m2", "warning")])  # m1 closes
+        with connect(db) as conn:
+            assert enqueue(conn, "warning", datetime.now(UTC)) == 1
+    finally:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(dbname)))  # fmt: skip
+        if reader is None:
+            admin.execute("DROP ROLE IF EXISTS grid_reader")
+        admin.execute("SELECT pg_advisory_unlock(hashtext('grid_pipeline_tests.roles'))")
+        admin.close()
