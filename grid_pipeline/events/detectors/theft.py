@@ -60,6 +60,7 @@ import numpy as np
 import polars as pl
 import psycopg
 
+from grid_pipeline.db.sqlfiles import query
 from grid_pipeline.events.detectors.base import DetectedEvent, frame, in_window, utc
 from grid_pipeline.events.kinds import Thresholds
 
@@ -85,8 +86,14 @@ LEVEL_WEIGHT = 0.5
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 _TS = pl.Datetime("us", "UTC")
-_HOURLY = {"hour": _TS, "meter_id": pl.Int32, "feeder": pl.Utf8, "customer_class": pl.Utf8,
-           "has_solar": pl.Boolean, "energy": pl.Int64}  # fmt: skip
+_HOURLY: dict[str, Any] = {
+    "hour": _TS, "meter_id": pl.Int32, "feeder": pl.Utf8, "customer_class": pl.Utf8,
+    "has_solar": pl.Boolean, "energy": pl.Int64,
+}  # fmt: skip
+_METER_ARRAYS: dict[str, Any] = {
+    "meter_id": pl.Int32, "feeder": pl.Utf8, "customer_class": pl.Utf8, "has_solar": pl.Boolean,
+    "hours": pl.List(pl.Int64), "energy": pl.List(pl.Int64),
+}  # fmt: skip
 _HEAD = {"hour": _TS, "feeder": pl.Utf8, "head": pl.Float64, "metered": pl.Float64,
          "flow": pl.Float64}  # fmt: skip
 
@@ -420,6 +427,17 @@ def detect_frames(
     return events
 
 
+def meter_hours(conn: psycopg.Connection[Any], params: dict[str, Any]) -> pl.DataFrame:
+    """Every meter's hourly energy over [lo, hi) (`events_theft_meters`: arrays per meter)."""
+    rows = conn.execute(query("events_theft_meters"), params).fetchall()
+    per_meter = pl.DataFrame(rows, schema=_METER_ARRAYS, orient="row")
+    return (
+        per_meter.explode("hours", "energy")
+        .with_columns(pl.from_epoch("hours", "s").dt.replace_time_zone("UTC").alias("hour"))
+        .select(pl.col(name).cast(kind) for name, kind in _HOURLY.items())
+    )
+
+
 def detect(
     conn: psycopg.Connection[Any], window: tuple[datetime, datetime], thresholds: Thresholds
 ) -> list[DetectedEvent]:
@@ -428,5 +446,5 @@ def detect(
     head = frame(conn, "events_theft_feeders", params, _HEAD)
     if head.is_empty():
         return []
-    hourly = frame(conn, "events_theft_meters", params, _HOURLY)
+    hourly = meter_hours(conn, params)
     return in_window(detect_frames(hourly, head, thresholds), window)
