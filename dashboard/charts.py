@@ -716,7 +716,9 @@ def vee_flags_by_rule(by_rule: pl.DataFrame) -> go.Figure:
         color_discrete_map=VEE_OUTCOME_COLORS, labels={"rule": "", "readings": "readings"},
     )  # fmt: skip
     fig.update_yaxes(categoryorder="total ascending")
-    return _finish(fig, title, height=max(240, 120 + 32 * by_rule.height))
+    fig = _finish(fig, title, height=max(260, 140 + 32 * by_rule.height))
+    fig.update_layout(legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0})
+    return fig
 
 
 def vee_readings_table(readings: pl.DataFrame) -> pl.DataFrame:
@@ -808,7 +810,10 @@ EVENT_KIND_COLORS = {
     "stuck": "#7F7F7F",
     "zero": "#2CA02C",
     "spike": "#E377C2",
+    "clock_drift": "#17BECF",
 }
+#: A kind without a colour of its own above (one a detector added later) still gets drawn.
+OTHER_KIND_COLOR = "#BCBD22"
 #: Event severities, most urgent first, with their colour (the status colours).
 EVENT_SEVERITY_COLORS = {
     "critical": SEVERITY_COLORS["failed"],
@@ -847,13 +852,14 @@ def format_evidence(evidence: object, limit: int = 5) -> str:
 
 def events_table(events: pl.DataFrame) -> pl.DataFrame:
     """The rows an operator reads, newest first: kind, asset (with its transformer and feeder),
-    start, end or "open", duration ("so far" while open), severity, evidence, acknowledged.
+    start, end or "open", duration ("so far" while open), severity, acknowledged (when, by whom;
+    before the evidence, which is the widest), evidence.
 
     Times are the local timestamps the query returns, written as text so an open event's end
     can read "open" in the same column.
     """
     columns = ["Kind", "Asset", "Transformer", "Feeder", "Start", "End", "Duration",
-               "Severity", "Evidence", "Acknowledged"]  # fmt: skip
+               "Severity", "Acknowledged", "Evidence"]  # fmt: skip
     if events.is_empty():
         return pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
     rows = []
@@ -871,8 +877,8 @@ def events_table(events: pl.DataFrame) -> pl.DataFrame:
                 "open" if is_open else e["end_local"].strftime(_EVENT_TIME),
                 f"{duration} so far" if is_open else duration,
                 str(e["severity"]),
-                format_evidence(e["evidence"]),
                 f"{ack:{_EVENT_TIME}} by {e.get('acknowledged_by') or '?'}" if ack else "",
+                format_evidence(e["evidence"]),
             ]
         )
     return pl.DataFrame(rows, schema=dict.fromkeys(columns, pl.String), orient="row")
@@ -902,7 +908,12 @@ def events_timeline(
         title += f" (the {top} of {ranked.height} assets with the most events)"
     least = (end - start) / 300
     fig = go.Figure()
-    for kind, color in EVENT_KIND_COLORS.items():
+    present = set(labelled.get_column("kind").to_list())
+    kinds = [k for k in EVENT_KIND_COLORS if k in present] + sorted(
+        present - set(EVENT_KIND_COLORS)
+    )
+    for kind in kinds:
+        color = EVENT_KIND_COLORS.get(kind, OTHER_KIND_COLOR)
         rows = labelled.filter((pl.col("kind") == kind) & pl.col("label").is_in(assets))
         if rows.is_empty():
             continue

@@ -348,3 +348,27 @@ def test_chunk_advice_reads_as_sentences_and_a_table() -> None:
     other = charts.advice_sentences({"summary": "1 day chunks fit", "best": "energy_readings"})
     assert other == ["1 day chunks fit", "Best: energy_readings."]
     assert charts.advice_table({"summary": "x"}, variants).is_empty()
+
+
+def test_the_events_timeline_draws_every_kind_also_one_without_a_colour() -> None:
+    from dashboard.charts import EVENT_KIND_COLORS, OTHER_KIND_COLOR, events_timeline
+
+    start = datetime(2026, 3, 1)
+    frame = pl.DataFrame(
+        {
+            "kind": ["outage", "clock_drift", "duplicate_storm"],
+            "asset_type": ["meter", "meter", "transformer"],
+            "asset": ["1", "2", "F01-T001"],
+            "severity": ["warning", "warning", "info"],
+            "start_local": [start + timedelta(hours=h) for h in (1, 2, 3)],
+            "end_local": [start + timedelta(hours=h) for h in (2, 3, 4)],
+            "duration": [timedelta(hours=1)] * 3,
+        }
+    )
+    fig = events_timeline(frame, start, start + timedelta(days=1))
+    colours = {t.name: t.marker.color for t in fig.data}
+    assert colours == {
+        "outage": EVENT_KIND_COLORS["outage"],
+        "clock_drift": EVENT_KIND_COLORS["clock_drift"],
+        "duplicate_storm": OTHER_KIND_COLOR,
+    }

@@ -59,36 +59,39 @@ def vee_flags(newest_run: dict[str, Any]) -> None:
     left, right = st.columns([2, 3])
     with left:
         components.chart(charts.vee_flags_by_rule(by_rule), key="vee_rules")
+    meters = data.vee_flagged_meters(*selection)
+    labels = {
+        int(m): f"meter {m} · {n:,} flag{'' if n == 1 else 's'} · {rules}"
+        for m, n, rules in meters.select("meter_id", "flags", "rules").iter_rows()
+    }
+    options = list(labels)
+    first = options[0] if options else None
+    state.restore("vee_meter", options, first, first)
     with right:
-        meters = data.vee_flagged_meters(*selection)
-        labels = {
-            int(m): f"meter {m} · {n:,} flag{'' if n == 1 else 's'} · {rules}"
-            for m, n, rules in meters.select("meter_id", "flags", "rules").iter_rows()
-        }
-        options = list(labels)
-        state.restore(
-            "vee_meter", options, options[0] if options else None, options[0] if options else None
-        )
         meter = st.selectbox(
-            "Meter (most flagged first)", options, key="vee_meter",
+            "Flagged readings of meter (most flagged first)", options, key="vee_meter",
             format_func=lambda m: labels.get(m, str(m)),
         )  # fmt: skip
-        if meter is None:
-            return
-        readings = data.vee_meter_readings(tz, int(meter), start, end)
-        if readings.is_empty():
-            st.caption(f"No flagged reading of meter {meter} in this window any more.")
-            return
-        matching = int(readings["matching"][0]) if readings.height else 0
-        if matching > readings.height:
-            st.caption(f"The newest {readings.height:,} of {matching:,} flagged readings.")
-        st.dataframe(
-            charts.vee_readings_table(readings),
-            hide_index=True,
-            width="stretch",
-            height=min(38 + 35 * readings.height, 420),
-            column_config={"Why": st.column_config.TextColumn(width="large")},
+        st.caption(
+            "Per reading: what the meter sent (missing: nothing arrived), the rules that "
+            "flagged it and why, the estimate that replaces it for billing and its method "
+            "(kept: the reading stands), and the VEE run that decided it: by whom and when."
         )
+    if meter is None:
+        return
+    readings = data.vee_meter_readings(tz, int(meter), start, end)
+    if readings.is_empty():
+        st.caption(f"No flagged reading of meter {meter} in this window any more.")
+        return
+    matching = int(readings["matching"][0])
+    if matching > readings.height:
+        st.caption(f"The newest {readings.height:,} of {matching:,} flagged readings.")
+    st.dataframe(
+        charts.vee_readings_table(readings),
+        hide_index=True,
+        width="stretch",
+        height=min(38 + 35 * readings.height, 420),
+    )
 
 
 st.title("Data quality")
