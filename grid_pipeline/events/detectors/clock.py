@@ -2,14 +2,15 @@
 intervals (`grid_pipeline.events.inject` says how), and some of them twice.
 
 Clean readings never repeat: power has 1 W resolution and voltage 0.1 V with noise,
-so the same power, energy, voltage and current twice within `ECHO_MAX_LAG` is an
-echo, one measured interval filed under two stamps. A fast clock leaves one echo each
-time its offset grows by an interval (lag one interval, spaced evenly); a slow clock,
-when it is set right, files the intervals it had filed early again (a block of echoes
-at the same lag). A single echo can be chance (two readings agree to the watt and the
-decivolt; about one per meter a fortnight), so an event needs `MIN_ECHOES` of them on
-one meter, each within `CLUSTER_GAP` of the one before, either at one lag or in
-consecutive intervals; the event spans the first echoed reading to the last echo.
+so the same power, energy, voltage and current twice within `ECHO_MAX_LAG` (and not a
+third time near them) is an echo, one measured interval filed under two stamps. A fast
+clock leaves one echo each time its offset grows by an interval (lag one interval,
+spaced evenly); a slow clock, when it is set right, files the intervals it had filed
+early again (a block of echoes at the same lag). A single echo can be chance (two
+readings agree to the watt and the decivolt; about one per meter a fortnight), so an
+event needs `MIN_ECHOES` of them on one meter, each within `CLUSTER_GAP` of the one
+before, either at one lag or in consecutive intervals; the event spans the first echoed
+reading to the last echo.
 
 Echoes inside constant power (a stuck register, a meter held at its share of an
 overload) are not echoes of a clock: the power must appear exactly twice around them.
@@ -61,25 +62,35 @@ _READING = ["power", "energy", "voltage", "current"]
 
 def echo_pairs(readings: pl.DataFrame, max_lag: timedelta = ECHO_MAX_LAG) -> pl.DataFrame:
     """Echoes in `readings` (timestamp, meter_id, power, energy, voltage, current): a
-    non-zero reading that occurs exactly twice, at most `max_lag` apart, whose power no
-    other reading within `max_lag` of them has. PAIR_SCHEMA (first, second stamp)."""
-    nonzero = readings.filter(pl.col("power") != 0)
-    pairs = (
-        nonzero.group_by("meter_id", *_READING)
-        .agg(pl.col("timestamp").min().alias("first"), pl.col("timestamp").max().alias("second"),
-             pl.len().alias("n"))
-        .filter((pl.col("n") == 2) & (pl.col("second") - pl.col("first") <= max_lag))
-    )  # fmt: skip
+    non-zero reading that a meter files twice at most `max_lag` apart with no third copy
+    within `max_lag` of the two, and whose power no other reading within `max_lag` of them
+    has. PAIR_SCHEMA (first, second stamp). Local: a window of any length gives the same
+    pairs inside it, as ``events_clock_echoes.sql`` does."""
+    keys = ["meter_id", *_READING]
+    ts = pl.col("timestamp")
+    copies = (
+        readings.filter(pl.col("power") != 0)
+        .sort(*keys, "timestamp")
+        .with_columns(
+            ts.shift(1).over(keys).alias("first"),
+            ts.shift(2).over(keys).alias("before"),
+            ts.shift(-1).over(keys).alias("after"),
+        )
+    )
+    pairs = copies.filter(
+        pl.col("first").is_not_null()
+        & (ts - pl.col("first") <= max_lag)
+        & (pl.col("before").is_null() | (pl.col("first") - pl.col("before") > max_lag))
+        & (pl.col("after").is_null() | (pl.col("after") - ts > max_lag))
+    ).select("meter_id", "power", "first", ts.alias("second"))
     if pairs.is_empty():
         return pl.DataFrame(schema=PAIR_SCHEMA)
     near = (
-        pairs.select("meter_id", "power", "first", "second")
-        .join(nonzero.select("meter_id", "power", "timestamp"), on=["meter_id", "power"])
-        .filter((pl.col("timestamp") >= pl.col("first") - max_lag)
-                & (pl.col("timestamp") <= pl.col("second") + max_lag))
+        pairs.join(copies.select("meter_id", "power", "timestamp"), on=["meter_id", "power"])
+        .filter((ts >= pl.col("first") - max_lag) & (ts <= pl.col("second") + max_lag))
         .group_by("meter_id", "first", "second")
         .agg(pl.len().alias("same_power"))
-    )  # fmt: skip
+    )
     return (
         near.filter(pl.col("same_power") == 2)
         .select(PAIR_SCHEMA.names())
