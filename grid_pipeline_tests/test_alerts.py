@@ -504,7 +504,7 @@ def _plain_statements(path: Path) -> list[str]:
 
 @pytest.mark.integration
 def test_deliveries_made_before_the_upgrade_are_not_sent_again() -> None:
-    """Migration 017_alert_changes on a table of 015 rows, on the native PostgreSQL (the
+    """Migration 020_alert_changes on a table of 015 rows, on the native PostgreSQL (the
     embedded engine of the tests migrates an empty table): each row becomes the event's
     'opened' delivery announcing it as it is, so nothing is queued again, and a close
     that comes later is."""
@@ -532,7 +532,7 @@ def test_deliveries_made_before_the_upgrade_are_not_sent_again() -> None:
                 "INSERT INTO alert_deliveries (kind, asset_type, asset, start_ts, status) "
                 "SELECT kind, asset_type, asset, start_ts, 'delivered' FROM grid_events"
             )
-            conn.execute((SCHEMA / "017_alert_changes.sql").read_text().encode())
+            conn.execute((SCHEMA / "020_alert_changes.sql").read_text().encode())
             assert enqueue(conn, "warning", datetime.now(UTC)) == 0
             rows = conn.execute(
                 "SELECT asset, change, severity, end_ts IS NULL FROM alert_deliveries "
