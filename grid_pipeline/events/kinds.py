@@ -59,6 +59,6 @@ class Thresholds:
     theft_min_days: int = 2
     #: Theft, hourly feeder balance: the energy the balance attributes to the meter's hidden
     #: share must stand this many standard errors above zero ...
-    theft_balance_z: float = 3.0
+    theft_balance_z: float = 2.0
     #: ... and be at least this share of what the meter's own drop says was taken.
     theft_balance_share: float = 0.5
