@@ -716,8 +716,9 @@ def vee_flags_by_rule(by_rule: pl.DataFrame) -> go.Figure:
         color_discrete_map=VEE_OUTCOME_COLORS, labels={"rule": "", "readings": "readings"},
     )  # fmt: skip
     fig.update_yaxes(categoryorder="total ascending")
-    fig = _finish(fig, title, height=max(260, 140 + 32 * by_rule.height))
-    fig.update_layout(legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0})
+    fig = _finish(fig, title, height=max(300, 180 + 32 * by_rule.height))
+    # Under the axis: beside the bars it squeezes them, above them it runs into the title.
+    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0})
     return fig
 
 
@@ -852,8 +853,8 @@ def format_evidence(evidence: object, limit: int = 5) -> str:
 
 def events_table(events: pl.DataFrame) -> pl.DataFrame:
     """The rows an operator reads, newest first: kind, asset (with its transformer and feeder),
-    start, end or "open", duration ("so far" while open), severity, acknowledged (when, by whom;
-    before the evidence, which is the widest), evidence.
+    start, end or "open", duration ("so far" while open), severity, acknowledged (by whom and
+    when, short: it comes before the evidence, which is the widest), evidence.
 
     Times are the local timestamps the query returns, written as text so an open event's end
     can read "open" in the same column.
@@ -877,7 +878,7 @@ def events_table(events: pl.DataFrame) -> pl.DataFrame:
                 "open" if is_open else e["end_local"].strftime(_EVENT_TIME),
                 f"{duration} so far" if is_open else duration,
                 str(e["severity"]),
-                f"{ack:{_EVENT_TIME}} by {e.get('acknowledged_by') or '?'}" if ack else "",
+                f"{e.get('acknowledged_by') or '?'} · {ack:%m-%d %H:%M}" if ack else "",
                 format_evidence(e["evidence"]),
             ]
         )
