@@ -27,7 +27,8 @@ publishes its interval. What a real meter would send is what is published:
 * voltage sag/swell, overload: the readings as measured (the physics changed).
 
 Each tick also yields the feeder heads' readings at its interval and the ground
-truth so far (faults clipped to the published span), for the caller to store.
+truth of the faults it touches (clipped to the published span, so a fault's end grows
+tick by tick until it ends), for the caller to store.
 
 Message planning (`Simulator.tick`) is pure and deterministic for a seed;
 publishing (`Publisher`) and pacing (`run_simulation`) are separate.
@@ -130,8 +131,8 @@ class PhysicalTick:
 
     timestamp: datetime
     head: pl.DataFrame  # HEAD_SCHEMA: the feeder heads' readings at `timestamp` (W, Wh)
-    truth: pl.DataFrame  # FAULT_SCHEMA: every fault published so far, clipped to the span
-    active: bool  # a fault touches this tick (the truth changed)
+    truth: pl.DataFrame  # FAULT_SCHEMA: the faults touching this tick, clipped to the span
+    first: bool  # the run's first tick (truth from here on is the run's)
     silenced: int  # readings not published: their meters are in an outage
 
 
@@ -184,15 +185,17 @@ class PhysicalFaults:
             frame = generate_readings(self.fleet, ts, end, self.scenario.interval,
                                       self.scenario.seed, self.timezone)  # fmt: skip
         heard = frame.filter(pl.col("voltage") != 0)
-        rows, active = [], False
-        for (kind, asset_type, asset, start), (day, stop, magnitude) in self._faults.items():
-            lo, hi = max(start, first), min(stop, end)
-            if lo < hi:
-                rows.append((day, kind, asset_type, asset, lo, hi, magnitude))
-                active = active or (start < end and stop > ts)
+        rows = []
+        for key, (day, stop, magnitude) in list(self._faults.items()):
+            kind, asset_type, asset, start = key
+            if stop <= ts:  # ended: its last row was stored at its last tick
+                del self._faults[key]
+            elif start < end:
+                rows.append((day, kind, asset_type, asset, max(start, first), min(stop, end),
+                             magnitude))  # fmt: skip
         truth = pl.DataFrame(rows, schema=FAULT_SCHEMA, orient="row").sort("start", "kind", "asset")
         head = self._heads.get(ts, pl.DataFrame(schema=HEAD_SCHEMA))
-        tick = PhysicalTick(ts, head, truth, active, frame.height - heard.height)
+        tick = PhysicalTick(ts, head, truth, ts == first, frame.height - heard.height)
         return heard, tick
 
 

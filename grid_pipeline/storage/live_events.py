@@ -24,8 +24,9 @@ from grid_pipeline.mqtt.simulator import PhysicalTick
 def record_physical_tick(
     conn: psycopg.Connection[Any], start: datetime, tick: PhysicalTick
 ) -> None:
-    """Store one tick's feeder heads and, when a fault touches it, the run's truth since
-    `start` (one transaction)."""
+    """Store one tick's feeder heads and the truth of the faults it touches (one
+    transaction). The run's first tick clears the truth from `start` on (a span simulated
+    again is the new run's); later ticks replace their faults' rows by key."""
     with conn.transaction():
         if tick.head.height:
             conn.execute(
@@ -33,22 +34,23 @@ def record_physical_tick(
                 {c: tick.head.get_column(c).to_list() for c in ("timestamp", "feeder", "power",
                                                                "energy")},
             )  # fmt: skip
-        if not tick.active:
-            return
-        conn.execute(query("events_live_truth_delete"), {"start": start})
+        if tick.first:
+            conn.execute(query("events_live_truth_clear"), {"start": start})
         t = tick.truth
-        conn.execute(
-            query("events_live_truth_insert"),
-            {
-                "day": t["day"].to_list(),
-                "kind": t["kind"].to_list(),
-                "asset_type": t["asset_type"].to_list(),
-                "asset": t["asset"].to_list(),
-                "start_ts": t["start"].to_list(),
-                "end_ts": t["end"].to_list(),
-                "magnitude": t["magnitude"].to_list(),
-            },
-        )
+        if t.is_empty():
+            return
+        columns = {
+            "day": t["day"].to_list(),
+            "kind": t["kind"].to_list(),
+            "asset_type": t["asset_type"].to_list(),
+            "asset": t["asset"].to_list(),
+            "start_ts": t["start"].to_list(),
+            "end_ts": t["end"].to_list(),
+            "magnitude": t["magnitude"].to_list(),
+        }
+        keys = ("kind", "asset_type", "asset", "start_ts")
+        conn.execute(query("events_live_truth_delete"), {k: columns[k] for k in keys})
+        conn.execute(query("events_live_truth_insert"), columns)
 
 
 def known_events(conn: psycopg.Connection[Any], window: LiveWindow) -> dict[Key, datetime | None]:
