@@ -11,9 +11,11 @@ GRID_DATA_DIR with its own embedded TimescaleDB and embedded MQTT broker):
 
 Afterwards every injected fault is matched with its event (same kind and asset, spans
 overlapping, as `events score` matches them), and per kind the table shows how many
-faults were found and the delay from the fault's first faulty reading's publish (an
-outage: from the publish of the first interval it missed, when its reading was due)
-to the event row's `detected_at`, in wall seconds (p50, p95) and in data time (how far
+faults were found (``pending``: missed, but still shorter than the rule's minimum when
+the data ended, e.g. 40 minutes of zero reads), events matching no fault, and the
+delay from the fault's first faulty reading's publish (an outage: from the publish of
+the first interval it missed, when its reading was due) to the event row's
+`detected_at`, in wall seconds (p50, p95) and in data time (how far
 the simulated clock had run: the rule's own minimum duration is part of it, an hour of
 stuck readings is an hour of data). Theft is a daily detector and not watched live.
 
@@ -52,6 +54,7 @@ from grid_pipeline.config import Settings, load_settings
 from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.embedded import broker, engine
 from grid_pipeline.embedded.process import free_port
+from grid_pipeline.events.kinds import Thresholds
 from grid_pipeline.events.live import LIVE_KINDS
 from grid_pipeline.events.score import TOLERANCE
 from grid_pipeline.fleet.meters import build_fleet
@@ -69,6 +72,7 @@ class KindResult:
     false_events: int
     wall_s: list[float]
     data_min: list[float]
+    pending: int = 0  # missed, but still shorter than the rule's minimum when the data ended
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,13 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 def _cell(value: float | None, fmt: str = "{:.1f}") -> str:
     return "-" if value is None else fmt.format(value)
+
+
+def _shortest(kind: str) -> timedelta:
+    """How long a condition must last before its rule calls it an event."""
+    t = Thresholds()
+    return {"stuck": t.stuck_min, "zero": t.zero_min, "overload": t.overload_min,
+            "reverse_flow": t.reverse_flow_min}.get(kind, timedelta(0))  # fmt: skip
 
 
 def _empty(db: Database, meters: int, seed: int) -> pl.DataFrame:
@@ -189,11 +200,12 @@ def measure(
     # (a meter out from the start was never heard from, so it is not expected): such
     # faults are not counted, and an event matching one is not a false event either.
     timed = faults.filter(pl.col("start") > start)
+    timed_ids = timed["fault"].implode()
     for kind in sorted(set(truth["kind"].to_list()) | set(events["kind"].to_list())):
         if kind not in LIVE_KINDS:
             continue
         matched_events = pairs.filter(pl.col("kind") == kind)["event"].n_unique()
-        mine = pairs.filter((pl.col("kind") == kind) & pl.col("fault").is_in(timed["fault"]))
+        mine = pairs.filter((pl.col("kind") == kind) & pl.col("fault").is_in(timed_ids))
         wall_s, data_min = [], []
         firsts = mine.group_by("fault").agg(pl.col("start").first(), pl.col("detected_at").min())
         for fault in firsts.iter_rows(named=True):
@@ -204,9 +216,14 @@ def measure(
             data_now = ticks[max(0, seen)] + interval
             data_min.append(max(0.0, (data_now - first) / timedelta(minutes=1)))
         n_events = events.filter(pl.col("kind") == kind).height
+        missed = timed.filter((pl.col("kind") == kind) & ~pl.col("fault").is_in(
+            mine["fault"].implode()))  # fmt: skip
+        pending = missed.filter(
+            (pl.col("end") >= end) & (pl.col("end") - pl.col("start") < _shortest(kind))
+        ).height
         kinds[kind] = KindResult(kind, timed.filter(pl.col("kind") == kind).height,
                                  mine["fault"].n_unique(), n_events - matched_events,
-                                 wall_s, data_min)  # fmt: skip
+                                 wall_s, data_min, pending)  # fmt: skip
     return RunResult(kinds, passes, sim.counters.readings, wall)
 
 
@@ -222,7 +239,7 @@ def report(results: list[RunResult], args: argparse.Namespace) -> None:
           f"{sum(r.readings for r in results):,} readings in "
           f"{sum(r.wall_s for r in results):.0f} s")  # fmt: skip
     print()
-    print(f"{'kind':<14} {'faults':>6} {'found':>6} {'false':>6} {'wall p50':>9} "
+    print(f"{'kind':<14} {'faults':>6} {'found':>6} {'pending':>7} {'false':>6} {'wall p50':>9} "
           f"{'wall p95':>9} {'data p50':>9} {'data p95':>9}")  # fmt: skip
     kinds = sorted({k for r in results for k in r.kinds})
     for kind in kinds:
@@ -230,7 +247,7 @@ def report(results: list[RunResult], args: argparse.Namespace) -> None:
         wall = [v for k in rows for v in k.wall_s]
         data = [v for k in rows for v in k.data_min]
         print(f"{kind:<14} {sum(k.faults for k in rows):>6} {sum(k.found for k in rows):>6} "
-              f"{sum(k.false_events for k in rows):>6} "
+              f"{sum(k.pending for k in rows):>7} {sum(k.false_events for k in rows):>6} "
               f"{_cell(statistics.median(wall) if wall else None, '{:.1f} s'):>9} "
               f"{_cell(_percentile(wall, 0.95), '{:.1f} s'):>9} "
               f"{_cell(statistics.median(data) if data else None, '{:.0f} min'):>9} "
