@@ -7,13 +7,12 @@ filters select no meter, or what to do when the database is down, is the same on
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
 from dashboard import data
+from dashboard.selection import MeterSelection
 
 LOAD_DATA_HINT = (
     "Load data with `grid-pipeline generate` (e.g. `grid-pipeline generate --meters 50 "
@@ -29,29 +28,22 @@ def empty_state(what: str, hint: str = LOAD_DATA_HINT) -> None:
 NO_METER_MATCHES = "No meter matches the sidebar filters"
 
 
-def matching_meters(
-    fleet: pl.DataFrame,
-    classes: Sequence[str],
-    feeders: Sequence[str],
-    transformers: Sequence[str] = (),
-) -> int:
+def matching_meters(fleet: pl.DataFrame, meters: MeterSelection) -> int:
     """How many meters of `fleet` the class, feeder and transformer filters select (empty =
     all)."""
     if fleet.is_empty():
         return 0
     selected = fleet
-    if classes:
-        selected = selected.filter(pl.col("customer_class").is_in(list(classes)))
-    if feeders:
-        selected = selected.filter(pl.col("feeder").is_in(list(feeders)))
-    if transformers:
-        selected = selected.filter(pl.col("transformer").is_in(list(transformers)))
+    if meters.classes:
+        selected = selected.filter(pl.col("customer_class").is_in(list(meters.classes)))
+    if meters.feeders:
+        selected = selected.filter(pl.col("feeder").is_in(list(meters.feeders)))
+    if meters.transformers:
+        selected = selected.filter(pl.col("transformer").is_in(list(meters.transformers)))
     return selected.height
 
 
-def no_meter_matches(
-    classes: Sequence[str], feeders: Sequence[str], transformers: Sequence[str] = ()
-) -> bool:
+def no_meter_matches(meters: MeterSelection) -> bool:
     """If the sidebar's class, feeder and transformer filters select no meter, say so and
     return True.
 
@@ -60,17 +52,17 @@ def no_meter_matches(
     wrong advice. False, and nothing drawn, when no filter is set or some meter matches;
     also when there are no meters at all (the page's own empty state says how to load them).
     """
-    if not classes and not feeders and not transformers:
+    if not meters.narrowed:
         return False
     fleet = data.fleet()
-    if fleet.is_empty() or matching_meters(fleet, classes, feeders, transformers):
+    if fleet.is_empty() or matching_meters(fleet, meters):
         return False
     chosen = "; ".join(
         f"{label}: {', '.join(values)}"
         for label, values in (
-            ("class", classes),
-            ("feeder", feeders),
-            ("transformer", transformers),
+            ("class", meters.classes),
+            ("feeder", meters.feeders),
+            ("transformer", meters.transformers),
         )
         if values
     )

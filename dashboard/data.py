@@ -26,6 +26,7 @@ import polars as pl
 import psycopg
 import streamlit as st
 
+from dashboard.selection import MeterSelection
 from grid_pipeline.config import ConfigError, Settings, load_settings
 from grid_pipeline.db.connection import Database, connect, resolve_database
 from grid_pipeline.db.sqlfiles import query
@@ -96,11 +97,13 @@ def _run(text: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)
 
 
-def _filters(
-    classes: Sequence[str], feeders: Sequence[str], transformers: Sequence[str] = ()
-) -> dict[str, list[str]]:
-    """Sidebar filters as bound array parameters (an empty list means "all")."""
-    return {"classes": list(classes), "feeders": list(feeders), "transformers": list(transformers)}
+def _filters(meters: MeterSelection) -> dict[str, list[str]]:
+    """The sidebar's meter selection as bound array parameters (an empty list means "all")."""
+    return {
+        "classes": list(meters.classes),
+        "feeders": list(meters.feeders),
+        "transformers": list(meters.transformers),
+    }
 
 
 DAY = timedelta(days=1)
@@ -200,32 +203,17 @@ def fleet() -> pl.DataFrame:
 
 
 @st.cache_data(ttl=LIVE_TTL, show_spinner=False)
-def live_fleet_load(
-    tz: str,
-    classes: tuple[str, ...],
-    feeders: tuple[str, ...],
-    *,
-    transformers: tuple[str, ...] = (),
-) -> pl.DataFrame:
+def live_fleet_load(tz: str, meters: MeterSelection) -> pl.DataFrame:
     """Fleet total power per reading timestamp over the newest hour."""
-    return _frame(
-        "dashboard_live_fleet_load", {"tz": tz, **_filters(classes, feeders, transformers)}
-    )
+    return _frame("dashboard_live_fleet_load", {"tz": tz, **_filters(meters)})
 
 
 @st.cache_data(ttl=LIVE_TTL, show_spinner=False)
-def live_latest_per_meter(
-    tz: str,
-    classes: tuple[str, ...],
-    feeders: tuple[str, ...],
-    stale_after: timedelta,
-    *,
-    transformers: tuple[str, ...] = (),
-) -> pl.DataFrame:
+def live_latest_per_meter(tz: str, meters: MeterSelection, stale_after: timedelta) -> pl.DataFrame:
     """Each meter's newest reading of the last hour and its status."""
     return _frame(
         "dashboard_live_latest_per_meter",
-        {"tz": tz, "stale_after": stale_after, **_filters(classes, feeders, transformers)},
+        {"tz": tz, "stale_after": stale_after, **_filters(meters)},
     )
 
 
@@ -236,10 +224,7 @@ def live_ingest(
     grace: timedelta,
     late_intervals: int,
     nearly: float,
-    classes: tuple[str, ...],
-    feeders: tuple[str, ...],
-    *,
-    transformers: tuple[str, ...] = (),
+    meters: MeterSelection,
 ) -> dict[str, Any]:
     """The ingestion state judged per reporting interval, and the newest ingestion run.
 
@@ -254,7 +239,7 @@ def live_ingest(
         "late_intervals": late_intervals,
         "nearly": nearly,
     }
-    filters = _filters(classes, feeders, transformers)
+    filters = _filters(meters)
     return _frame("dashboard_live_ingest", params | filters).row(0, named=True)
 
 
@@ -263,21 +248,14 @@ def live_ingest(
 
 @st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
 def daily_energy(
-    tz: str,
-    start_day: date,
-    end_day: date,
-    cut: datetime,
-    classes: tuple[str, ...],
-    feeders: tuple[str, ...],
-    *,
-    transformers: tuple[str, ...] = (),
+    tz: str, start_day: date, end_day: date, cut: datetime, meters: MeterSelection
 ) -> pl.DataFrame:
     """kWh per local day x class x feeder for local days [start_day, end_day), readings
     before `cut` only; `complete` marks the days wholly inside the data set."""
     params = {"tz": tz, "start_day": start_day, "end_day": end_day, "cut": cut}
     start, end = _local_midnight(start_day, tz), _local_midnight(end_day, tz)
     days = whole_days(start, _floor_hour(min(end, cut)), tz)  # inside the hourly part
-    filters = _filters(classes, feeders, transformers)
+    filters = _filters(meters)
     return _frame("dashboard_daily_energy", params | days | filters)
 
 
@@ -296,15 +274,8 @@ def meter_trends(
 # --- insights -----------------------------------------------------------------------------------
 
 
-def _window(
-    tz: str,
-    start: datetime,
-    end: datetime,
-    classes: tuple[str, ...],
-    feeders: tuple[str, ...],
-    transformers: tuple[str, ...] = (),
-) -> dict[str, Any]:
-    return {"tz": tz, "start": start, "end": end, **_filters(classes, feeders, transformers)}
+def _window(tz: str, start: datetime, end: datetime, meters: MeterSelection) -> dict[str, Any]:
+    return {"tz": tz, "start": start, "end": end, **_filters(meters)}
 
 
 def _unnest(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
@@ -358,83 +329,40 @@ def monthly_consumption_by_meter(verbatim: bool = False) -> pl.DataFrame:
 
 
 @st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
-def load_heatmap(
-    tz: str,
-    start: datetime,
-    end: datetime,
-    classes: tuple[str, ...],
-    feeders: tuple[str, ...],
-    *,
-    transformers: tuple[str, ...] = (),
-) -> pl.DataFrame:
+def load_heatmap(tz: str, start: datetime, end: datetime, meters: MeterSelection) -> pl.DataFrame:
     """Mean fleet load per local weekday and hour."""
-    return _frame(
-        "dashboard_insights_load_heatmap", _window(tz, start, end, classes, feeders, transformers)
-    )
+    return _frame("dashboard_insights_load_heatmap", _window(tz, start, end, meters))
 
 
 @st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
 def top_consumers(
-    tz: str,
-    start: datetime,
-    end: datetime,
-    classes: tuple[str, ...],
-    feeders: tuple[str, ...],
-    limit: int = 15,
-    *,
-    transformers: tuple[str, ...] = (),
+    tz: str, start: datetime, end: datetime, meters: MeterSelection, limit: int = 15
 ) -> pl.DataFrame:
     """The meters with the largest imported energy in the window."""
-    params = (
-        _window(tz, start, end, classes, feeders, transformers)
-        | whole_days(start, end)
-        | {"limit": limit}
-    )
+    params = _window(tz, start, end, meters) | whole_days(start, end) | {"limit": limit}
     return _frame("dashboard_insights_top_consumers", params)
 
 
 @st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
-def solar_export(
-    tz: str,
-    start: datetime,
-    end: datetime,
-    classes: tuple[str, ...],
-    feeders: tuple[str, ...],
-    *,
-    transformers: tuple[str, ...] = (),
-) -> pl.DataFrame:
+def solar_export(tz: str, start: datetime, end: datetime, meters: MeterSelection) -> pl.DataFrame:
     """Export and import of the PV meters per local day and class."""
-    params = _window(tz, start, end, classes, feeders, transformers) | whole_days(start, end, tz)
+    params = _window(tz, start, end, meters) | whole_days(start, end, tz)
     return _frame("dashboard_insights_solar_export", params)
 
 
 @st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
 def voltage_quality(
-    tz: str,
-    start: datetime,
-    end: datetime,
-    classes: tuple[str, ...],
-    feeders: tuple[str, ...],
-    *,
-    transformers: tuple[str, ...] = (),
+    tz: str, start: datetime, end: datetime, meters: MeterSelection
 ) -> pl.DataFrame:
     """Share of readings outside +-10 % of nominal voltage, per feeder."""
-    params = _window(tz, start, end, classes, feeders, transformers) | whole_days(start, end)
+    params = _window(tz, start, end, meters) | whole_days(start, end)
     return _frame("dashboard_insights_voltage_quality", params)
 
 
 @st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
-def peak_demand(
-    tz: str,
-    start: datetime,
-    end: datetime,
-    classes: tuple[str, ...],
-    feeders: tuple[str, ...],
-    *,
-    transformers: tuple[str, ...] = (),
-) -> pl.DataFrame:
+def peak_demand(tz: str, start: datetime, end: datetime, meters: MeterSelection) -> pl.DataFrame:
     """Highest 15-minute mean power per meter and its share of rated power."""
-    params = _window(tz, start, end, classes, feeders, transformers) | whole_days(start, end)
+    params = _window(tz, start, end, meters) | whole_days(start, end)
     per_segment = _frame("dashboard_insights_peak_demand", params)
     columns = ("meter_id", "customer_class", "feeder", "peak_kw", "peak_of_rated")
     return _unnest(per_segment, columns).sort("meter_id")
@@ -451,20 +379,13 @@ COMPLETENESS_SCHEMA = pl.Schema(
 
 @st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
 def completeness(
-    tz: str,
-    start_day: date,
-    end_day: date,
-    interval: timedelta,
-    classes: tuple[str, ...],
-    feeders: tuple[str, ...],
-    *,
-    transformers: tuple[str, ...] = (),
+    tz: str, start_day: date, end_day: date, interval: timedelta, meters: MeterSelection
 ) -> pl.DataFrame:
     """Readings per meter and local day against the readings expected (one per ended
     interval inside the data set); days that expect none are left out."""
     params = {"tz": tz, "start_day": start_day, "end_day": end_day, "interval": interval}
     days = whole_days(_local_midnight(start_day, tz), _local_midnight(end_day, tz), tz)
-    filters = _filters(classes, feeders, transformers)
+    filters = _filters(meters)
     per_meter = _frame("dashboard_quality_completeness", params | days | filters)
     if per_meter.is_empty():
         return pl.DataFrame(schema=COMPLETENESS_SCHEMA)
@@ -492,11 +413,8 @@ def gaps(
     start_day: date,
     end_day: date,
     interval: timedelta,
-    classes: tuple[str, ...],
-    feeders: tuple[str, ...],
+    meters: MeterSelection,
     limit: int = 200,
-    *,
-    transformers: tuple[str, ...] = (),
 ) -> pl.DataFrame:
     """Meter-hours with fewer readings than expected (none included), worst first; the
     columns gap_hours and missing_total count every gap of the local days, not just these.
@@ -504,14 +422,12 @@ def gaps(
     A gap needs a meter-day short of readings: when completeness (same arguments, cached,
     the page reads it first) has none, there is nothing to search and no query runs.
     """
-    complete = completeness(
-        tz, start_day, end_day, interval, classes, feeders, transformers=transformers
-    )
+    complete = completeness(tz, start_day, end_day, interval, meters)
     if (complete.get_column("readings") >= complete.get_column("expected")).all():
         return pl.DataFrame(schema=GAPS_SCHEMA)
     params = {"tz": tz, "start_day": start_day, "end_day": end_day, "interval": interval}
     days = whole_days(_local_midnight(start_day, tz), _local_midnight(end_day, tz), tz)
-    filters = _filters(classes, feeders, transformers)
+    filters = _filters(meters)
     return _frame("dashboard_quality_gaps", params | days | filters | {"limit": limit})
 
 
@@ -543,30 +459,19 @@ def vee_runs(tz: str) -> dict[str, Any]:
 
 
 @st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
-def vee_flags_by_rule(
-    start: datetime,
-    end: datetime,
-    classes: tuple[str, ...],
-    feeders: tuple[str, ...],
-    transformers: tuple[str, ...] = (),
-) -> pl.DataFrame:
+def vee_flags_by_rule(start: datetime, end: datetime, meters: MeterSelection) -> pl.DataFrame:
     """Flags per rule in [start, end) on the selected meters: readings, meters, estimated."""
-    params = {"start": start, "end": end, **_filters(classes, feeders, transformers)}
+    params = {"start": start, "end": end, **_filters(meters)}
     return _frame("dashboard_vee_flags_by_rule", params)
 
 
 @st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
 def vee_flagged_meters(
-    start: datetime,
-    end: datetime,
-    classes: tuple[str, ...],
-    feeders: tuple[str, ...],
-    transformers: tuple[str, ...] = (),
-    limit: int = 200,
+    start: datetime, end: datetime, meters: MeterSelection, limit: int = 200
 ) -> pl.DataFrame:
     """The selected meters with flags in [start, end), most flagged first, with their rules."""
     params = {"start": start, "end": end, "limit": limit}
-    return _frame("dashboard_vee_flagged_meters", params | _filters(classes, feeders, transformers))
+    return _frame("dashboard_vee_flagged_meters", params | _filters(meters))
 
 
 @st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
@@ -623,18 +528,10 @@ def events_extent(tz: str) -> dict[str, Any]:
 
 @st.cache_data(ttl=LIVE_TTL * 3, show_spinner=False)
 def events_by_severity(
-    tz: str,
-    start: datetime,
-    end: datetime,
-    classes: tuple[str, ...],
-    feeders: tuple[str, ...],
-    *,
-    transformers: tuple[str, ...] = (),
+    tz: str, start: datetime, end: datetime, meters: MeterSelection
 ) -> pl.DataFrame:
     """Per severity: open events (any start) and events overlapping [start, end)."""
-    return _frame(
-        "dashboard_events_severity", _window(tz, start, end, classes, feeders, transformers)
-    )
+    return _frame("dashboard_events_severity", _window(tz, start, end, meters))
 
 
 def _event_filters(kinds: tuple[str, ...], severities: tuple[str, ...]) -> dict[str, list[str]]:
@@ -648,19 +545,14 @@ def events_list(
     start: datetime,
     end: datetime,
     until: datetime,
-    classes: tuple[str, ...],
-    feeders: tuple[str, ...],
+    meters: MeterSelection,
     kinds: tuple[str, ...],
     severities: tuple[str, ...],
     limit: int = 1000,
-    *,
-    transformers: tuple[str, ...] = (),
 ) -> pl.DataFrame:
     """Events overlapping [start, end), newest first, with their transformer and feeder; an
     open event's duration runs up to `until`; `matching` counts them all, past the limit too."""
-    params = _window(tz, start, end, classes, feeders, transformers) | _event_filters(
-        kinds, severities
-    )
+    params = _window(tz, start, end, meters) | _event_filters(kinds, severities)
     return _frame("dashboard_events_list", params | {"until": until, "limit": limit})
 
 
@@ -669,17 +561,12 @@ def events_by_asset(
     tz: str,
     start: datetime,
     end: datetime,
-    classes: tuple[str, ...],
-    feeders: tuple[str, ...],
+    meters: MeterSelection,
     kinds: tuple[str, ...],
     severities: tuple[str, ...],
-    *,
-    transformers: tuple[str, ...] = (),
 ) -> pl.DataFrame:
     """Events overlapping [start, end) counted per feeder and per transformer."""
-    params = _window(tz, start, end, classes, feeders, transformers) | _event_filters(
-        kinds, severities
-    )
+    params = _window(tz, start, end, meters) | _event_filters(kinds, severities)
     return _frame("dashboard_events_by_asset", params)
 
 
@@ -736,12 +623,10 @@ POWER_QUALITY_SCHEMA = pl.Schema(
 
 
 @st.cache_data(ttl=AGGREGATE_TTL, show_spinner=False)
-def power_quality(
-    classes: tuple[str, ...], feeders: tuple[str, ...], *, transformers: tuple[str, ...] = ()
-) -> pl.DataFrame:
+def power_quality(meters: MeterSelection) -> pl.DataFrame:
     """The stored EN 50160 verdict and ANSI C84.1 band shares per meter and week (computed by
     `grid-pipeline power-quality`, so the page reads one row per meter-week, no readings)."""
-    frame = _frame("dashboard_power_quality", _filters(classes, feeders, transformers))
+    frame = _frame("dashboard_power_quality", _filters(meters))
     if frame.is_empty():
         return pl.DataFrame(schema=POWER_QUALITY_SCHEMA)
     return frame.cast(dict(POWER_QUALITY_SCHEMA))  # type: ignore[arg-type]

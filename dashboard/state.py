@@ -26,6 +26,8 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import streamlit as st
 
+from dashboard.selection import MeterSelection
+
 #: Zones offered in the sidebar. Whole-hour UTC offsets only: local days are summed from the
 #: hourly aggregate, which is exact only when local midnight falls on a UTC hour.
 TIMEZONES = (
@@ -58,6 +60,11 @@ class Filters:
     feeders: tuple[str, ...]
     #: Distribution transformers (`meters.transformer`); offered only on the selected feeders.
     transformers: tuple[str, ...] = ()
+
+    @property
+    def meters(self) -> MeterSelection:
+        """The class, feeder and transformer filters as the one value the data layer takes."""
+        return MeterSelection(self.classes, self.feeders, self.transformers)
 
     def window(
         self, last_reading: datetime | None, interval: timedelta

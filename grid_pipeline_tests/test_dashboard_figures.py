@@ -22,6 +22,7 @@ import pytest
 import streamlit as st
 
 from dashboard import components, data
+from dashboard.selection import ALL_METERS, MeterSelection
 from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.fleet.meters import build_fleet
 from grid_pipeline.storage.aggregates import refresh_aggregates
@@ -109,7 +110,7 @@ def test_completeness_expects_only_ended_intervals_inside_the_data_set(
     start_day -= timedelta(days=1)  # Tokyo is ahead of UTC: cover its today as well
 
     def check() -> tuple[pl.DataFrame, pl.DataFrame]:
-        args = (tz, start_day, end_day + timedelta(days=1), INTERVAL, (), ())
+        args = (tz, start_day, end_day + timedelta(days=1), INTERVAL, ALL_METERS)
         return fresh(data.completeness, *args), fresh(data.gaps, *args)
 
     complete, gaps = on_a_steady_clock(figures_data, check)
@@ -138,7 +139,7 @@ def test_a_reading_for_the_running_interval_counts_for_nothing(figures_data: Dat
         window = (boundary, boundary + INTERVAL)
         load_history(figures_data, fleet, window, interval=INTERVAL, seed=7, timezone="UTC")
         try:
-            args = ("UTC", start_day, end_day, INTERVAL, (), ())
+            args = ("UTC", start_day, end_day, INTERVAL, ALL_METERS)
             return fresh(data.completeness, *args), fresh(data.gaps, *args)
         finally:
             delete(figures_data, '"timestamp" >= %s', boundary)
@@ -166,7 +167,7 @@ def test_gaps_are_the_real_missing_readings_worst_first(figures_data: Database) 
     refresh_aggregates(figures_data, since=yesterday)
     try:
         start_day, end_day = days_up_to_now(3)
-        args = ("UTC", start_day, end_day, INTERVAL, (), ())
+        args = ("UTC", start_day, end_day, INTERVAL, ALL_METERS)
         complete, gaps = on_a_steady_clock(
             figures_data, lambda: (fresh(data.completeness, *args), fresh(data.gaps, *args))
         )
@@ -211,7 +212,7 @@ def test_daily_energy_counts_the_readings_before_the_cut(figures_data: Database)
     for cut, complete in ((midnight + timedelta(hours=13, minutes=35), False),
                           (midnight + timedelta(days=1), True)):  # fmt: skip
         daily = fresh(
-            data.daily_energy, "UTC", yesterday, yesterday + timedelta(days=1), cut, (), ()
+            data.daily_energy, "UTC", yesterday, yesterday + timedelta(days=1), cut, ALL_METERS
         )
         assert set(daily.get_column("day").to_list()) == {yesterday}
         assert daily.get_column("complete").to_list() == [complete] * daily.height
@@ -224,7 +225,7 @@ def test_daily_energy_counts_the_readings_before_the_cut(figures_data: Database)
 
 
 def live() -> dict[str, Any]:
-    return fresh(data.live_ingest, "UTC", INTERVAL, GRACE, 3, 0.95, (), ())
+    return fresh(data.live_ingest, "UTC", INTERVAL, GRACE, 3, 0.95, ALL_METERS)
 
 
 @pytest.mark.integration
@@ -272,11 +273,11 @@ def test_matching_meters_counts_the_filtered_fleet() -> None:
         {"customer_class": ["residential", "residential", "industrial"],
          "feeder": ["F01", "F02", "F02"]}
     )  # fmt: skip
-    assert components.matching_meters(fleet, (), ()) == 3
-    assert components.matching_meters(fleet, ("residential",), ()) == 2
-    assert components.matching_meters(fleet, ("residential",), ("F02",)) == 1
-    assert components.matching_meters(fleet, ("industrial",), ("F01",)) == 0
-    assert components.matching_meters(fleet.clear(), ("industrial",), ()) == 0
+    assert components.matching_meters(fleet, ALL_METERS) == 3
+    assert components.matching_meters(fleet, MeterSelection(("residential",))) == 2
+    assert components.matching_meters(fleet, MeterSelection(("residential",), ("F02",))) == 1
+    assert components.matching_meters(fleet, MeterSelection(("industrial",), ("F01",))) == 0
+    assert components.matching_meters(fleet.clear(), MeterSelection(("industrial",))) == 0
 
 
 def test_where_the_data_ends() -> None:

@@ -28,6 +28,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard.charts import parse_duration
+from dashboard.selection import ALL_METERS, MeterSelection
 from grid_pipeline.app.services import start_database
 from grid_pipeline.config import Settings, load_settings
 from grid_pipeline.db.connection import Database, connect
@@ -442,27 +443,27 @@ def test_a_transformer_selects_exactly_its_meters_numbers(dashboard_data: Databa
 
     mine = transformer_meters(dashboard_data, TRANSFORMER)
     assert mine == [1, 2, 4, 6]
-    tf = (TRANSFORMER,)
+    tf = MeterSelection(transformers=(TRANSFORMER,))
     extent = data.extent()
     assert extent.last_reading is not None and extent.first_reading is not None
     # Whole hours from two days back (the hourly aggregates' buckets) up to the newest reading.
     start = (extent.last_reading - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
     end = extent.last_reading + INTERVAL
-    window = ("UTC", start, end, (), ())
+    window = ("UTC", start, end)
 
     def restricted(frame: Any) -> Any:
         return frame.filter(frame["meter_id"].is_in(mine)).sort("meter_id")
 
-    latest = data.live_latest_per_meter("UTC", (), (), INTERVAL * 3, transformers=tf)
+    latest = data.live_latest_per_meter("UTC", tf, INTERVAL * 3)
     assert latest.get_column("meter_id").to_list() == mine
-    assert latest.equals(restricted(data.live_latest_per_meter("UTC", (), (), INTERVAL * 3)))
-    top = data.top_consumers(*window, 100, transformers=tf).sort("meter_id")
-    assert top.equals(restricted(data.top_consumers(*window, 100)))
-    peaks = data.peak_demand(*window, transformers=tf)
-    assert peaks.equals(restricted(data.peak_demand(*window)))
+    assert latest.equals(restricted(data.live_latest_per_meter("UTC", ALL_METERS, INTERVAL * 3)))
+    top = data.top_consumers(*window, tf, 100).sort("meter_id")
+    assert top.equals(restricted(data.top_consumers(*window, ALL_METERS, 100)))
+    peaks = data.peak_demand(*window, tf)
+    assert peaks.equals(restricted(data.peak_demand(*window, ALL_METERS)))
     first_day, end_day = extent.first_reading.date(), extent.last_reading.date() + timedelta(1)
-    complete = data.completeness("UTC", first_day, end_day, INTERVAL, (), (), transformers=tf)
-    everyone = data.completeness("UTC", first_day, end_day, INTERVAL, (), ())
+    complete = data.completeness("UTC", first_day, end_day, INTERVAL, tf)
+    everyone = data.completeness("UTC", first_day, end_day, INTERVAL, ALL_METERS)
     assert complete.sort("meter_id", "day").equals(restricted(everyone).sort("meter_id", "day"))
 
     with connect(dashboard_data) as conn:
@@ -486,27 +487,30 @@ def test_a_transformer_selects_exactly_its_meters_numbers(dashboard_data: Databa
         ).fetchall())  # fmt: skip
     cut = extent.cut(INTERVAL)
     assert cut is not None
-    daily = data.daily_energy("UTC", first_day, end_day, cut, (), (), transformers=tf)
+    daily = data.daily_energy("UTC", first_day, end_day, cut, tf)
     assert daily.get_column("energy_kwh").sum() == pytest.approx(energy)
-    quality = data.voltage_quality(*window, transformers=tf)
+    quality = data.voltage_quality(*window, tf)
     assert int(quality.get_column("readings").sum()) == readings
-    fleet_load = data.live_fleet_load("UTC", (), (), transformers=tf)
+    fleet_load = data.live_fleet_load("UTC", tf)
     assert fleet_load.get_column("meters_reporting").max() == len(mine)
     assert dict(zip(fleet_load["time"].dt.replace_time_zone("UTC"), fleet_load["power_kw"],
                     strict=True)) == pytest.approx(load)  # fmt: skip
-    solar = data.solar_export(*window, transformers=tf)
-    per_meter = restricted(data.top_consumers(*window, 100))
+    solar = data.solar_export(*window, tf)
+    per_meter = restricted(data.top_consumers(*window, ALL_METERS, 100))
     pv_export = per_meter.filter(per_meter["meter_id"] == 6)["export_kwh"].sum()  # the PV meter
     assert solar.get_column("export_kwh").sum() == pytest.approx(pv_export)
     # 3 days: each weekday-hour of the heatmap is one hour, the transformer's meters' sum.
-    heat = data.load_heatmap(*window, transformers=tf)
+    heat = data.load_heatmap(*window, tf)
     expected = {(t.isoweekday(), t.hour): kw for t, kw in hourly.items()}
     assert dict(zip(zip(heat["weekday"], heat["hour"], strict=True), heat["power_kw"],
                     strict=True)) == pytest.approx(expected)  # fmt: skip
     # Every transformer selected: the per-meter branch gives the segments' numbers.
     with connect(dashboard_data) as conn:
         every = tuple(r[0] for r in conn.execute("SELECT DISTINCT transformer FROM meters"))
-    assert data.load_heatmap(*window, transformers=every).equals(data.load_heatmap(*window))
+    all_transformers = MeterSelection(transformers=every)
+    assert data.load_heatmap(*window, all_transformers).equals(
+        data.load_heatmap(*window, ALL_METERS)
+    )
 
 
 def test_pages_follow_the_transformer_filter(dashboard_data: Database) -> None:

@@ -16,6 +16,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from dashboard.selection import MeterSelection
 from dashboard.state import DEFAULT_PERIOD, Filters, timezone_options
 from grid_pipeline.config import Settings
 from grid_pipeline.db.connection import Database, connect
@@ -100,6 +101,7 @@ def test_a_url_names_a_transformer_of_the_selected_feeders(
     params = {"feeder": feeder, "transformer": transformer}
     at = open_url("app_pages/insights.py", params)
     assert sidebar(at) == Filters("UTC", DEFAULT_PERIOD, (), (feeder,), (transformer,))
+    assert sidebar(at).meters == MeterSelection((), (feeder,), (transformer,))  # what pages pass
     assert at.query_params == params
     # A transformer the fleet does not have is ignored, as any value the sidebar does not offer.
     other = open_url("app_pages/insights.py", {"feeder": feeder, "transformer": "F77-T999"})

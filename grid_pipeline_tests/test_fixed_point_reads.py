@@ -22,6 +22,7 @@ import streamlit as st
 from polars.testing import assert_frame_equal
 
 from dashboard import data
+from dashboard.selection import ALL_METERS, MeterSelection
 from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.db.writer import writer_for
 from grid_pipeline.fleet.meters import build_fleet
@@ -161,7 +162,7 @@ def test_daily_energy_per_meter_day_is_the_generated_sum(
     materialize_daily(loaded.db, materialized)
     start, end = loaded.window
     first_day, end_day = start.date(), end.date() + timedelta(days=1)
-    daily = fresh(data.daily_energy, "UTC", first_day, end_day, end, (), ())
+    daily = fresh(data.daily_energy, "UTC", first_day, end_day, end, ALL_METERS)
     floats(daily, "energy_kwh")
     expected = (
         loaded.readings.join(loaded.fleet, on="meter_id")
@@ -174,7 +175,7 @@ def test_daily_energy_per_meter_day_is_the_generated_sum(
         check_exact=False, abs_tol=1e-6, rel_tol=0,
     )  # fmt: skip
 
-    complete = fresh(data.completeness, "UTC", first_day, end_day, INTERVAL, (), ())
+    complete = fresh(data.completeness, "UTC", first_day, end_day, INTERVAL, ALL_METERS)
     counts = (
         loaded.readings.group_by("meter_id", pl.col("timestamp").dt.date().alias("day"))
         .agg(pl.len().alias("readings"))
@@ -186,7 +187,7 @@ def test_daily_energy_per_meter_day_is_the_generated_sum(
 def test_live_latest_reading_is_the_last_generated_one(loaded: Loaded) -> None:
     """Each meter's newest reading in kW, V and A exactly as generated, and a status
     judged in volts against the nominal voltage (not 0.1 V: that would be 'out of band')."""
-    latest = fresh(data.live_latest_per_meter, "UTC", (), (), timedelta(minutes=15))
+    latest = fresh(data.live_latest_per_meter, "UTC", ALL_METERS, timedelta(minutes=15))
     floats(latest, "power_kw", "voltage_v", "current_a", "rated_kw")
     last = (
         loaded.readings.sort("timestamp")
@@ -212,7 +213,7 @@ def test_live_latest_reading_is_the_last_generated_one(loaded: Loaded) -> None:
 
 
 def test_live_fleet_load_is_the_generated_fleet_sum(loaded: Loaded) -> None:
-    load = fresh(data.live_fleet_load, "UTC", (), ())
+    load = fresh(data.live_fleet_load, "UTC", ALL_METERS)
     floats(load, "power_kw")
     newest = loaded.readings.get_column("timestamp").max()
     assert isinstance(newest, datetime)
@@ -286,7 +287,7 @@ def test_insights_are_in_kw_and_kwh(loaded: Loaded, materialized: bool) -> None:
     refreshed), and partial days on both sides, read from the hourly and 15-minute ones."""
     materialize_daily(loaded.db, materialized)
     start = loaded.window[0].replace(minute=0) + timedelta(hours=1)
-    window = ("UTC", start, loaded.window[1], (), ())
+    window = ("UTC", start, loaded.window[1], ALL_METERS)
     days = data.whole_days(start, loaded.window[1])
     assert days["days_from"] > start and days["days_to"] < loaded.window[1]
     readings = loaded.readings.filter(pl.col("timestamp") >= start)
@@ -328,7 +329,8 @@ def test_insights_are_in_kw_and_kwh(loaded: Loaded, materialized: bool) -> None:
     a_class = (str(loaded.fleet.get_column("customer_class").min()),)
     a_feeder = (str(loaded.fleet.get_column("feeder").max()),)
     for classes, feeders in (((), ()), (a_class, ()), ((), a_feeder)):
-        heat = fresh(data.load_heatmap, "UTC", start, loaded.window[1], classes, feeders)
+        selected = MeterSelection(classes, feeders)
+        heat = fresh(data.load_heatmap, "UTC", start, loaded.window[1], selected)
         floats(heat, "power_kw")
         meters = loaded.fleet.filter(
             pl.col("customer_class").is_in(list(classes)) if classes else pl.lit(True),

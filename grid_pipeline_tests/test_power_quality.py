@@ -27,6 +27,7 @@ import pytest
 import streamlit as st
 
 from dashboard import data
+from dashboard.selection import ALL_METERS, MeterSelection
 from grid_pipeline.app.power_quality import compute_power_quality
 from grid_pipeline.cli.main import main
 from grid_pipeline.config import Settings
@@ -169,10 +170,10 @@ def test_recomputing_a_week_is_idempotent(
 
 def test_dashboard_reads_the_filtered_meters(pq_data: Database, settings: Settings) -> None:
     compute_power_quality(pq_data, settings)
-    everything = data.power_quality((), ())
+    everything = data.power_quality(ALL_METERS)
     assert everything.height == 12
     feeder = everything.filter(pl.col("meter_id") == 2).get_column("feeder")[0]
-    one = data.power_quality((), (feeder,))
+    one = data.power_quality(MeterSelection(feeders=(feeder,)))
     assert set(one.get_column("feeder").to_list()) == {feeder}
     assert 0 < one.height < everything.height
     assert one.get_column("week").dtype == pl.Datetime("us", "UTC")

@@ -27,7 +27,7 @@ cut = extent.cut(interval)
 if cut is None or extent.first_reading is None:
     components.empty_state("No readings yet, so there are no daily totals.")
     st.stop()
-if components.no_meter_matches(filters.classes, filters.feeders, filters.transformers):
+if components.no_meter_matches(filters.meters):
     st.stop()
 
 zone = ZoneInfo(filters.timezone)
@@ -41,18 +41,13 @@ previous_start = datetime.combine(start_day - period, datetime.min.time(), tzinf
 first_local = extent.first_reading.astimezone(zone)
 partial = cut_local.date() == last_day  # cut at the last day's end lands on the next date
 
-current = data.daily_energy(
-    filters.timezone, start_day, end_day, cut, filters.classes, filters.feeders,
-    transformers=filters.transformers,
-)  # fmt: skip
+current = data.daily_energy(filters.timezone, start_day, end_day, cut, filters.meters)
 previous = data.daily_energy(
     filters.timezone,
     start_day - period,
     start_day,
     previous_cut_local.astimezone(UTC),
-    filters.classes,
-    filters.feeders,
-    transformers=filters.transformers,
+    filters.meters,
 )
 this_kwh, before_kwh = charts.total_kwh(current), charts.total_kwh(previous)
 # The previous period is comparable only when it lies wholly inside the data set.

@@ -29,7 +29,7 @@ def vee_flags(newest_run: dict[str, Any]) -> None:
     filters = state.current()
     start, end = filters.window(data.extent().last_reading, data.settings().interval)
     tz = filters.timezone
-    selection = (start, end, filters.classes, filters.feeders, filters.transformers)
+    selection = (start, end, filters.meters)
     by_rule = data.vee_flags_by_rule(*selection)
     run = newest_run
     st.caption(
@@ -102,14 +102,14 @@ interval = data.settings().interval
 st.subheader("Completeness")
 if not extent.has_readings or extent.first_reading is None:
     components.empty_state("No readings yet, so completeness cannot be measured.")
-elif components.no_meter_matches(filters.classes, filters.feeders, filters.transformers):
+elif components.no_meter_matches(filters.meters):
     pass  # the notice says why there is nothing; quarantine and runs below are fleet-wide
 else:
     zone = ZoneInfo(filters.timezone)
     start_day, end_day = filters.local_days(extent.last_reading)
-    selection = (filters.timezone, start_day, end_day, interval, filters.classes, filters.feeders)
-    complete = data.completeness(*selection, transformers=filters.transformers)
-    gaps = data.gaps(*selection, transformers=filters.transformers)
+    selection = (filters.timezone, start_day, end_day, interval, filters.meters)
+    complete = data.completeness(*selection)
+    gaps = data.gaps(*selection)
     expected = int(complete.get_column("expected").sum() or 0) if complete.height else 0
     received = int(complete.get_column("readings").sum() or 0) if complete.height else 0
     gap_hours = int(gaps.get_column("gap_hours")[0]) if gaps.height else 0
@@ -168,9 +168,7 @@ if not vee["runs"]:
         "Run `grid-pipeline vee run` (or materialise the validated_readings asset in the "
         "Dagster UI): it flags readings per rule and estimates the missing and invalid ones.",
     )
-elif extent.has_readings and components.matching_meters(
-    data.fleet(), filters.classes, filters.feeders, filters.transformers
-):
+elif extent.has_readings and components.matching_meters(data.fleet(), filters.meters):
     vee_flags(vee)
 
 st.subheader("Quarantined payloads")

@@ -133,14 +133,14 @@ stored = data.events_extent(filters.timezone)
 
 if not stored["events"]:
     components.empty_state("No grid events detected yet.", EVENTS_HINT)
-elif components.no_meter_matches(filters.classes, filters.feeders, filters.transformers):
+elif components.no_meter_matches(filters.meters):
     pass  # the notice says why there is nothing
 else:
     tz = filters.timezone
     start, end = filters.window(extent.last_reading, interval)
-    selected = (tz, start, end, filters.classes, filters.feeders)
-    on = filters.transformers  # events on these transformers or on their meters
-    by_severity = data.events_by_severity(*selected, transformers=on)
+    # A transformer filter keeps the events on those transformers and on their meters.
+    selected = (tz, start, end, filters.meters)
+    by_severity = data.events_by_severity(*selected)
     opened = severity_counts(by_severity, "open")
     windowed = severity_counts(by_severity, "in_window")
     headline(opened, windowed, filters.days)
@@ -166,9 +166,7 @@ else:
         severities = right.multiselect("Severity", list(SEVERITIES), key="events_severities",
                                        placeholder="All severities")  # fmt: skip
         chosen = (tuple(kinds), tuple(severities))
-        events = data.events_list(
-            tz, start, end, end, filters.classes, filters.feeders, *chosen, transformers=on
-        )
+        events = data.events_list(tz, start, end, end, filters.meters, *chosen)
         if events.is_empty():
             picked = "; ".join(
                 f"{label}: {', '.join(values)}"
@@ -214,7 +212,7 @@ else:
             )
 
             st.subheader("Where they happen")
-            counts = data.events_by_asset(*selected, *chosen, transformers=on)
+            counts = data.events_by_asset(*selected, *chosen)
             per_feeder = counts.filter(pl.col("per_feeder") & pl.col("feeder").is_not_null())
             per_transformer = counts.filter(
                 ~pl.col("per_feeder") & pl.col("transformer").is_not_null()

@@ -20,8 +20,7 @@ if not extent.has_readings:
     st.stop()
 
 start, end = filters.window(extent.last_reading, data.settings().interval)
-window = (filters.timezone, start, end, filters.classes, filters.feeders)
-chosen = filters.transformers  # keyword-only in the data layer
+window = (filters.timezone, start, end, filters.meters)
 
 st.subheader("From the seed: peaks and monthly consumption")
 verbatim = st.toggle(
@@ -41,31 +40,25 @@ with right:
     monthly = data.monthly_consumption_by_meter(verbatim)
     components.chart(charts.monthly_by_meter(monthly), key="seed_q3")
 
-if components.no_meter_matches(filters.classes, filters.feeders, filters.transformers):
+if components.no_meter_matches(filters.meters):
     st.stop()  # the seed's views above cover the whole fleet; everything below is filtered
 
 st.subheader(f"Patterns over the last {filters.days} day{'' if filters.days == 1 else 's'}")
 left, right = st.columns(2)
 with left:
-    components.chart(
-        charts.load_heatmap(data.load_heatmap(*window, transformers=chosen)), key="heatmap"
-    )
+    components.chart(charts.load_heatmap(data.load_heatmap(*window)), key="heatmap")
 with right:
-    components.chart(
-        charts.top_consumers(data.top_consumers(*window, transformers=chosen)), key="top_consumers"
-    )
+    components.chart(charts.top_consumers(data.top_consumers(*window)), key="top_consumers")
 
 left, right = st.columns(2)
 with left:
-    components.chart(
-        charts.solar_export(data.solar_export(*window, transformers=chosen)), key="solar"
-    )
+    components.chart(charts.solar_export(data.solar_export(*window)), key="solar")
 with right:
     # No reading outside the band: the chart says so in words instead of drawing empty axes.
-    quality = data.voltage_quality(*window, transformers=chosen)
+    quality = data.voltage_quality(*window)
     components.chart(charts.voltage_quality(quality), key="voltage_quality")
 
-peaks = data.peak_demand(*window, transformers=chosen)
+peaks = data.peak_demand(*window)
 components.chart(charts.peak_demand(peaks), key="peak_demand")
 with st.expander("Peak demand of every meter"):
     st.dataframe(

@@ -102,20 +102,14 @@ def _live_view() -> None:
     if extent.last_reading is None:
         components.empty_state("No readings yet, so there is nothing live to show.")
         return
-    if components.no_meter_matches(filters.classes, filters.feeders, filters.transformers):
+    if components.no_meter_matches(filters.meters):
         return
 
     ingest = data.live_ingest(
-        filters.timezone, interval, grace, LATE_INTERVALS, NEARLY_ALL,
-        filters.classes, filters.feeders, transformers=filters.transformers,
-    )  # fmt: skip
-    load = data.live_fleet_load(
-        filters.timezone, filters.classes, filters.feeders, transformers=filters.transformers
+        filters.timezone, interval, grace, LATE_INTERVALS, NEARLY_ALL, filters.meters
     )
-    latest = data.live_latest_per_meter(
-        filters.timezone, filters.classes, filters.feeders, LATE_INTERVALS * interval,
-        transformers=filters.transformers,
-    )  # fmt: skip
+    load = data.live_fleet_load(filters.timezone, filters.meters)
+    latest = data.live_latest_per_meter(filters.timezone, filters.meters, LATE_INTERVALS * interval)
     counts = charts.status_counts(latest)
 
     quiet_s = (extent.checked_at - extent.last_reading).total_seconds()

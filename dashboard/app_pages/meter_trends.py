@@ -40,7 +40,7 @@ labels = {
     ).iter_rows()
 }
 if not labels:
-    if not components.no_meter_matches(filters.classes, filters.feeders, filters.transformers):
+    if not components.no_meter_matches(filters.meters):
         components.empty_state(
             "No meter matches the sidebar filters.",
             "Widen the class, feeder or transformer filter.",

@@ -14,9 +14,9 @@ from dashboard import charts, components, data, state
 
 st.title("Power quality: EN 50160 and ANSI C84.1")
 filters = state.current()
-if components.no_meter_matches(filters.classes, filters.feeders, filters.transformers):
+if components.no_meter_matches(filters.meters):
     st.stop()
-pq = data.power_quality(filters.classes, filters.feeders, transformers=filters.transformers)
+pq = data.power_quality(filters.meters)
 if pq.is_empty():
     components.empty_state(
         "No power quality computed yet.",
