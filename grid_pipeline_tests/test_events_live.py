@@ -26,7 +26,9 @@ from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.defs.events import LIVE_JOB, events_defs
 from grid_pipeline.defs.resources import TimescaleResource
 from grid_pipeline.embedded import broker
+from grid_pipeline.events.detectors.base import DetectedEvent
 from grid_pipeline.events.inject import Fault, FaultRates, Scenario, plan_day
+from grid_pipeline.events.live import Key, LiveWindow, reconcile
 from grid_pipeline.mqtt.consumer import ConsumerConfig
 from grid_pipeline.mqtt.simulator import PhysicalFaults, Publisher, Simulator, run_simulation
 from grid_pipeline.storage.historic import read_grid
@@ -37,8 +39,6 @@ from grid_pipeline_tests.mqtt_support import (
     unique_root,
     wait_for,
 )
-
-pytestmark = pytest.mark.integration
 
 METERS = 30
 INTERVAL = timedelta(minutes=5)
@@ -157,6 +157,7 @@ def live_run(database: Database, settings: Settings, amqtt_url: str) -> LiveRun:
     return LiveRun(start, end, probe, mid, final, _events(database))
 
 
+@pytest.mark.integration
 def test_every_injected_fault_is_found_with_its_kind_and_asset(
     database: Database, settings: Settings, live_run: LiveRun
 ) -> None:
@@ -168,6 +169,7 @@ def test_every_injected_fault_is_found_with_its_kind_and_asset(
         assert s.precision == 1.0, (kind, s)
 
 
+@pytest.mark.integration
 def test_an_open_event_gets_its_end_once_the_fault_ends(live_run: LiveRun) -> None:
     probe = live_run.probe
     key = ("outage", probe.asset_type, probe.asset, probe.start)
@@ -178,11 +180,13 @@ def test_an_open_event_gets_its_end_once_the_fault_ends(live_run: LiveRun) -> No
     assert final[key][7] == mid[key][7]  # detected_at: when it was first seen
 
 
+@pytest.mark.integration
 def test_watching_again_changes_nothing(live_run: LiveRun) -> None:
     assert live_run.final_events
     assert live_run.again_events == live_run.final_events
 
 
+@pytest.mark.integration
 def test_the_dagster_job_runs_one_live_pass(
     database: Database, settings: Settings, live_run: LiveRun
 ) -> None:
@@ -204,6 +208,7 @@ def test_the_dagster_job_runs_one_live_pass(
     assert spec.freshness_policy is not None
 
 
+@pytest.mark.integration
 def test_a_live_stream_without_faults_raises_no_event(
     database: Database, settings: Settings, amqtt_url: str
 ) -> None:
@@ -233,6 +238,7 @@ def test_a_live_stream_without_faults_raises_no_event(
     assert heads == (intervals * fleet["feeder"].n_unique(),)
 
 
+@pytest.mark.integration
 def test_simulate_and_watch_from_the_command_line(
     database: Database, session_env: dict[str, str], amqtt_url: str
 ) -> None:
@@ -263,3 +269,31 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     return result
+
+
+def test_reconcile_keeps_what_it_cannot_see_whole_and_withdraws_what_it_no_longer_finds() -> None:
+    lo = datetime(2026, 1, 1, tzinfo=UTC)
+    window = LiveWindow(lo, lo + timedelta(hours=6), lo + timedelta(hours=6) - INTERVAL, INTERVAL)
+
+    def event(kind: str, asset: str, start: datetime, end: datetime) -> DetectedEvent:
+        return DetectedEvent(kind, "meter", asset, start, end, "warning")
+
+    found = [
+        event("stuck", "1", lo, lo + timedelta(hours=2)),  # cut at lo, never stored: dropped
+        event("zero", "2", lo, lo + timedelta(hours=2)),  # cut at lo, stored: kept
+        event("outage", "3", lo + timedelta(hours=5), window.judged),  # reaches judged: open
+        event("spike", "4", window.frontier - INTERVAL, window.frontier),  # one reading: closed
+    ]
+    known: dict[Key, datetime | None] = {
+        ("zero", "meter", "2", lo): None,  # was open, ends now
+        ("spike", "meter", "5", lo + timedelta(hours=1)): lo + timedelta(hours=1, minutes=5),
+        ("stuck", "meter", "6", lo - timedelta(hours=1)): None,  # before lo: left alone
+    }
+    changes = reconcile(found, known, window)
+    assert {(e.kind, e.asset, e.end) for e in changes.upserts} == {
+        ("zero", "2", lo + timedelta(hours=2)),
+        ("outage", "3", None),
+        ("spike", "4", window.frontier),
+    }
+    assert changes.deletes == [("spike", "meter", "5", lo + timedelta(hours=1))]
+    assert (changes.opened, changes.closed, changes.still_open) == (2, 1, 1)
