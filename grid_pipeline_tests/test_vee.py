@@ -94,15 +94,10 @@ def test_a_clean_series_has_no_flag() -> None:
     assert flags.schema == FLAG_SCHEMA
 
 
-def test_a_short_gap_is_a_straight_line_and_a_long_one_the_like_days() -> None:
-    """Three missing intervals between 100 and 200 Wh read 125, 150, 175. Three missing
-    hours the next day read the mean of the same intervals on the days before."""
-    day = int(timedelta(days=1) / INTERVAL)
-    energy = {k: 100 + (k % day) for k in range(3 * day)}  # the same shape every day
-    energy[10], energy[14] = 100, 200
-    hidden = set(range(11, 14)) | set(range(2 * day + 60, 2 * day + 96))
+def series(energy: dict[int, float], hidden: set[int]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Readings of meter 1 at slots from T0 without `hidden`, and `hidden` flagged missing."""
     readings = pl.DataFrame(
-        [(T0 + k * INTERVAL, 1, e) for k, e in energy.items() if k not in hidden],
+        [(T0 + k * INTERVAL, 1, round(e)) for k, e in energy.items() if k not in hidden],
         schema={"timestamp": pl.Datetime("us", "UTC"), "meter_id": pl.Int32, "energy": pl.Int64},
         orient="row",
     )  # fmt: skip
@@ -110,13 +105,57 @@ def test_a_short_gap_is_a_straight_line_and_a_long_one_the_like_days() -> None:
         [(T0 + k * INTERVAL, 1, "missing", "") for k in sorted(hidden)], schema=FLAG_SCHEMA,
         orient="row",
     )  # fmt: skip
-    got = estimate(readings, flags, INTERVAL)
-    short = got.filter(pl.col("timestamp") < T0 + timedelta(days=1))
-    assert short.get_column("energy").to_list() == [125, 150, 175]
-    assert set(short.get_column("method")) == {"linear"}
-    long = got.filter(pl.col("timestamp") >= T0 + timedelta(days=2))
-    assert set(long.get_column("method")) == {"like_day"}
-    assert long.get_column("energy").to_list() == [100 + k for k in range(60, 96)]
+    return readings, flags
+
+
+DAY = int(timedelta(days=1) / INTERVAL)
+
+
+def test_a_short_gap_without_like_days_is_a_line_between_the_mean_levels_on_either_side() -> None:
+    """Readings swing 90/110 before the gap and 190/210 after it: the line runs from the
+    level 100 (the mean of the 6 readings before, centred 3.5 intervals before the gap) to
+    200 (the 6 after), not between the single neighbours 110 and 190."""
+    energy = {k: (90, 110)[k % 2] for k in range(10)} | {
+        k: (210, 190)[k % 2] for k in range(13, 30)
+    }
+    got = estimate(*series(energy, set(range(10, 13))), INTERVAL)
+    assert got.get_column("energy").to_list() == [139, 150, 161]
+    assert set(got.get_column("method")) == {"linear"}
+
+
+def test_a_short_gap_follows_the_like_days_scaled_to_the_level_on_either_side() -> None:
+    """The like days ramp up through the day; today the meter runs 1.5 times that before
+    and after an hour's gap, so the gap reads 1.5 times the like days' ramp."""
+    energy = {k: 100.0 + k % DAY for k in range(2 * DAY)}
+    energy |= {k: 1.5 * (100 + k % DAY) for k in range(2 * DAY, 3 * DAY)}
+    gap = range(2 * DAY + 100, 2 * DAY + 112)
+    got = estimate(*series(energy, set(gap)), INTERVAL)
+    assert got.get_column("energy").to_list() == [round(1.5 * (100 + k % DAY)) for k in gap]
+    assert set(got.get_column("method")) == {"linear"}
+
+
+def test_a_short_gap_crossing_zero_or_far_from_its_like_days_keeps_the_difference() -> None:
+    """Net energy of a solar meter crosses zero, where a ratio means nothing; a meter at
+    ten times its like days (a new tenant) is another regime: both keep today's difference
+    from the like days' profile across the gap."""
+    solar = {k: -60.0 + k % DAY for k in range(2 * DAY)}
+    solar |= {k: -60.0 + k % DAY + 30 for k in range(2 * DAY, 3 * DAY)}
+    gap = range(2 * DAY + 50, 2 * DAY + 70)  # the profile crosses zero at slot 60
+    got = estimate(*series(solar, set(gap)), INTERVAL)
+    assert got.get_column("energy").to_list() == [round(-30.0 + k % DAY) for k in gap]
+    tenant = {k: 10.0 + k % DAY for k in range(2 * DAY)}
+    tenant |= {k: 400.0 for k in range(2 * DAY, 3 * DAY)}
+    got = estimate(*series(tenant, set(gap)), INTERVAL)
+    assert got.get_column("energy").to_list() == [400] * len(gap)
+    assert set(got.get_column("method")) == {"linear"}
+
+
+def test_a_long_gap_is_the_mean_of_the_like_days() -> None:
+    """Three missing hours read the mean of the same intervals on the days before."""
+    energy = {k: 100.0 + (k % DAY) for k in range(3 * DAY)}  # the same shape every day
+    got = estimate(*series(energy, set(range(2 * DAY + 60, 2 * DAY + 96))), INTERVAL)
+    assert set(got.get_column("method")) == {"like_day"}
+    assert got.get_column("energy").to_list() == [100 + k for k in range(60, 96)]
     assert got.get_column("original_energy").null_count() == got.height
     assert set(got.get_column("reason")) == {"missing"}
 
