@@ -20,7 +20,13 @@ the simulated clock had run: the rule's own minimum duration is part of it, an h
 stuck readings is an hour of data). Theft is a daily detector and not watched live.
 
 Each wall second is ``--speedup`` seconds of data, so a kind whose rule needs an hour
-of data (stuck, zero) cannot be found sooner than 3600 / speedup wall seconds.
+of data (stuck, zero) cannot be found sooner than 3600 / speedup wall seconds: the
+"wall" columns shrink with the speedup. The "rule" columns do not: they time the
+platform itself, from the publish of the reading that completed the rule (the first
+faulty reading plus the rule's minimum duration: an hour for stuck, the first reading
+for a spike or a voltage event; an outage: the first missed interval's due time) to the
+event row. At real pace an operator waits the rule's minimum (data columns, set by the
+standards) plus that.
 
     .venv/bin/python benchmarks/live_detection.py [--meters 500] [--hours 12] \\
         [--speedup 300] [--fault-scale 20] [--every 5] [--repeat 1]
@@ -72,6 +78,7 @@ class KindResult:
     false_events: int
     wall_s: list[float]
     data_min: list[float]
+    ready_s: list[float]  # wall s from the publish of the reading that completed the rule
     pending: int = 0  # missed, but still shorter than the rule's minimum when the data ended
 
 
@@ -99,6 +106,13 @@ def _shortest(kind: str) -> timedelta:
     t = Thresholds()
     return {"stuck": t.stuck_min, "zero": t.zero_min, "overload": t.overload_min,
             "reverse_flow": t.reverse_flow_min}.get(kind, timedelta(0))  # fmt: skip
+
+
+def _completing_tick(first: datetime, kind: str, interval: timedelta) -> datetime:
+    """The interval whose reading makes the rule true: the first faulty one plus the
+    rule's minimum duration (the live voltage rule judges the mean of the readings the
+    10-minute window holds so far, so its first faulty reading completes it)."""
+    return first + max(_shortest(kind) - interval, timedelta(0))
 
 
 def _empty(db: Database, meters: int, seed: int) -> pl.DataFrame:
@@ -206,12 +220,14 @@ def measure(
             continue
         matched_events = pairs.filter(pl.col("kind") == kind)["event"].n_unique()
         mine = pairs.filter((pl.col("kind") == kind) & pl.col("fault").is_in(timed_ids))
-        wall_s, data_min = [], []
+        wall_s, data_min, ready_s = [], [], []
         firsts = mine.group_by("fault").agg(pl.col("start").first(), pl.col("detected_at").min())
         for fault in firsts.iter_rows(named=True):
             first = fault["start"]
             detected = fault["detected_at"].timestamp()
             wall_s.append(max(0.0, detected - pub_at.get(first, walls[0])))
+            ready = pub_at.get(_completing_tick(first, kind, interval), walls[0])
+            ready_s.append(max(0.0, detected - ready))
             seen = bisect_right(walls, detected) - 1  # the last tick out when it was stored
             data_now = ticks[max(0, seen)] + interval
             data_min.append(max(0.0, (data_now - first) / timedelta(minutes=1)))
@@ -223,7 +239,7 @@ def measure(
         ).height
         kinds[kind] = KindResult(kind, timed.filter(pl.col("kind") == kind).height,
                                  mine["fault"].n_unique(), n_events - matched_events,
-                                 wall_s, data_min, pending)  # fmt: skip
+                                 wall_s, data_min, ready_s, pending)  # fmt: skip
     return RunResult(kinds, passes, sim.counters.readings, wall)
 
 
@@ -240,24 +256,35 @@ def report(results: list[RunResult], args: argparse.Namespace) -> None:
           f"{sum(r.wall_s for r in results):.0f} s")  # fmt: skip
     print()
     print(f"{'kind':<14} {'faults':>6} {'found':>6} {'pending':>7} {'false':>6} {'wall p50':>9} "
-          f"{'wall p95':>9} {'data p50':>9} {'data p95':>9}")  # fmt: skip
+          f"{'wall p95':>9} {'data p50':>9} {'data p95':>9} {'rule p50':>9} "
+          f"{'rule p95':>9}")  # fmt: skip
     kinds = sorted({k for r in results for k in r.kinds})
     for kind in kinds:
         rows = [r.kinds[kind] for r in results if kind in r.kinds]
         wall = [v for k in rows for v in k.wall_s]
         data = [v for k in rows for v in k.data_min]
+        ready = [v for k in rows for v in k.ready_s]
         print(f"{kind:<14} {sum(k.faults for k in rows):>6} {sum(k.found for k in rows):>6} "
               f"{sum(k.pending for k in rows):>7} {sum(k.false_events for k in rows):>6} "
               f"{_cell(statistics.median(wall) if wall else None, '{:.1f} s'):>9} "
               f"{_cell(_percentile(wall, 0.95), '{:.1f} s'):>9} "
               f"{_cell(statistics.median(data) if data else None, '{:.0f} min'):>9} "
-              f"{_cell(_percentile(data, 0.95), '{:.0f} min'):>9}")  # fmt: skip
-    every = [v for r in results for k in r.kinds.values() for v in k.wall_s]
-    worst = max((_percentile([v for r in results if kind in r.kinds
-                              for v in r.kinds[kind].wall_s], 0.95) or 0.0)
-                for kind in kinds) if kinds else 0.0  # fmt: skip
-    print(f"\nall kinds: {len(every)} faults found, worst per-kind wall p95 {worst:.1f} s "
-          f"(goal <= 60 s: {'met' if worst <= 60 else 'NOT met'})")  # fmt: skip
+              f"{_cell(_percentile(data, 0.95), '{:.0f} min'):>9} "
+              f"{_cell(statistics.median(ready) if ready else None, '{:.1f} s'):>9} "
+              f"{_cell(_percentile(ready, 0.95), '{:.1f} s'):>9}")  # fmt: skip
+    every = [v for r in results for k in r.kinds.values() for v in k.ready_s]
+
+    def worst(field: str) -> float:
+        return max((_percentile([v for r in results if kind in r.kinds
+                                 for v in getattr(r.kinds[kind], field)], 0.95) or 0.0)
+                    for kind in kinds) if kinds else 0.0  # fmt: skip
+
+    print(f"\nall kinds: {len(every)} faults found. Worst per-kind p95 from the publish of the "
+          f"reading that completed the rule (outage: the first missed interval's due time) "
+          f"to the event row: {worst('ready_s'):.1f} s (goal <= 60 s: "
+          f"{'met' if worst('ready_s') <= 60 else 'NOT met'}); from the first faulty "
+          f"reading: {worst('wall_s'):.1f} s at this speedup, which adds the rule's own "
+          f"minimum duration (data p95) divided by the speedup")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
