@@ -20,7 +20,13 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from grid_pipeline.app.events import physical_recorder, score_history, watch, watch_once
+from grid_pipeline.app.events import (
+    detect_day,
+    physical_recorder,
+    score_history,
+    watch,
+    watch_once,
+)
 from grid_pipeline.config import Settings
 from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.defs.events import LIVE_JOB, events_defs
@@ -206,6 +212,22 @@ def test_the_dagster_job_runs_one_live_pass(
     assert _events(database) == live_run.final_events
     spec = defs.resolve_assets_def("live_grid_events").specs_by_key[dg.AssetKey("live_grid_events")]
     assert spec.freshness_policy is not None
+
+
+@pytest.mark.integration
+def test_detecting_the_watched_day_again_keeps_its_outages(
+    database: Database, live_run: LiveRun
+) -> None:
+    """The history's detection (`events detect --day`, the daily asset) replaces a day's
+    events: it must find the live outages (meters that stopped reporting) again."""
+
+    def outages() -> set[tuple[Any, ...]]:
+        return {row[:5] for row in _events(database) if row[0] == "outage"}
+
+    watched = outages()
+    assert watched
+    detect_day(database, (live_run.start, live_run.end))
+    assert outages() == watched
 
 
 @pytest.mark.integration

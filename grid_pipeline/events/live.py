@@ -111,7 +111,7 @@ def live_window(
 
 
 def outage_rows(conn: psycopg.Connection[Any], window: LiveWindow) -> pl.DataFrame:
-    """Meter-intervals without supply in ``[lo, judged)`` (`events_live_missing.sql`)."""
+    """Meter-intervals without supply in ``[lo, judged)`` (`events_outage.sql`)."""
     params = {
         "seen": window.lo - (window.frontier - window.lo),
         "lo": window.lo,
@@ -122,7 +122,7 @@ def outage_rows(conn: psycopg.Connection[Any], window: LiveWindow) -> pl.DataFra
     schema = {"timestamp": pl.Datetime("us", "UTC"), "meter_id": pl.Int32,
               "transformer": pl.Utf8, "feeder": pl.Utf8, "transformer_meters": pl.Int32,
               "feeder_meters": pl.Int32}  # fmt: skip
-    return frame(conn, "events_live_missing", params, schema)
+    return frame(conn, "events_outage", params, schema)
 
 
 def detect_window(

@@ -1,11 +1,16 @@
 """Outages: a meter, all the meters of a transformer, or all the meters of a feeder without supply.
 
-A meter keeps reporting through an outage (its communications run on a backup
-supply) but measures no voltage, so an interval with ``voltage = 0`` is an
-interval without supply; clean readings never have it (a zero-reading fault keeps
-the voltage). The operator needs the highest asset that lost supply, not fifty
-meter alarms: at each interval the meters out are rolled up to a feeder when every
-meter of the feeder is out, else to a transformer when every meter of it is out.
+A meter without supply either keeps reporting (its communications run on a backup
+supply: the historic generator's outage) and measures no voltage, or stops
+reporting (the live stream's outage). So an interval with ``voltage = 0`` or without
+a reading, after the meter's first reading, is an interval without supply; clean
+readings never read voltage 0 (a zero-reading fault keeps the voltage). The history
+and the live watcher read the same `events_outage.sql`, so re-detecting a day that
+was watched live finds the live outages again instead of erasing them.
+
+The operator needs the highest asset that lost supply, not fifty meter alarms: at
+each interval the meters out are rolled up to a feeder when every meter of the
+feeder is out, else to a transformer when every meter of it is out.
 Runs are formed per level, and a lower-level run is dropped when every one of its
 intervals is covered by a higher-level outage (a meter outage that extends beyond
 its transformer's outage stays, as one event from its first to its last interval
@@ -23,6 +28,7 @@ from typing import Any
 import polars as pl
 import psycopg
 
+from grid_pipeline.db.sqlfiles import query
 from grid_pipeline.events.detectors.base import (
     DetectedEvent,
     frame,
@@ -140,5 +146,12 @@ def detect(
     """Outage events starting in `window` (reads a day either side to see runs whole)."""
     del thresholds  # an interval without voltage is an outage: nothing to tune
     interval = reading_interval(conn, window)
-    out = frame(conn, "events_outage", padded(window), _SCHEMA)
+    bounds = padded(window)
+    newest = conn.execute(query("events_live_frontier")).fetchone()
+    if newest is None or newest[0] is None:
+        return []
+    # Intervals after the newest reading are the future, not missed.
+    judged = min(bounds["hi"], utc(newest[0]) + interval)
+    params = {"seen": bounds["lo"], **bounds, "judged": judged, "step": interval}
+    out = frame(conn, "events_outage", params, _SCHEMA)
     return in_window(detect_frame(out, interval), window)
