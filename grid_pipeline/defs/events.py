@@ -19,11 +19,9 @@ from datetime import timedelta
 
 import dagster as dg
 
-from grid_pipeline.app.dataset import partition_window
 from grid_pipeline.app.events import detect_day, score_history, watch_once
-from grid_pipeline.app.history import day_of
 from grid_pipeline.config import Settings
-from grid_pipeline.defs.historic import history_partitions
+from grid_pipeline.defs.historic import history_partitions, partition_day_window
 from grid_pipeline.defs.resources import ENGINE_POOL, TimescaleResource
 from grid_pipeline.events.score import KindScore
 
@@ -66,10 +64,7 @@ def build_events_asset(settings: Settings) -> dg.AssetsDefinition:
         power flow, theft, stuck and zero reads and spikes found in the day's readings and
         feeder heads; stored in the `grid_events` hypertable, replacing the day's events."""
         cfg = timescale.settings()
-        try:
-            window = partition_window(day_of(context.partition_key), cfg)
-        except ValueError as exc:
-            raise dg.Failure(str(exc)) from None
+        window = partition_day_window(context, cfg)
         db = timescale.database()
         report = detect_day(db, window)
         scores = score_history(db, cfg, window)

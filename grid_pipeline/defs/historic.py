@@ -96,7 +96,9 @@ def facts_as_dagster(facts: WindowFacts) -> tuple[list[dg.AssetCheckResult], dic
     return checks, metadata
 
 
-def _window(context: dg.AssetExecutionContext, settings: Settings) -> tuple[Any, Any]:
+def partition_day_window(context: dg.AssetExecutionContext, settings: Settings) -> tuple[Any, Any]:
+    """The UTC window of the run's daily partition; a day outside the data set fails the
+    run with the one-line reason instead of a traceback."""
     try:
         return partition_window(day_of(context.partition_key), settings)
     except ValueError as exc:
@@ -162,7 +164,7 @@ def build_readings_asset(
         writes after the window's end and reports as `mqtt_ingestion`.
         """
         cfg = timescale.settings()
-        window = _window(context, cfg)
+        window = partition_day_window(context, cfg)
         db = timescale.database()
         try:
             result = load_readings(db, cfg, window)
@@ -210,7 +212,7 @@ def build_variant_asset(
         context: dg.AssetExecutionContext, timescale: TimescaleResource
     ) -> dg.MaterializeResult:  # type: ignore[type-arg]
         cfg = timescale.settings()
-        window = _window(context, cfg)
+        window = partition_day_window(context, cfg)
         db = timescale.database()
         filled = fill_variant(db, cfg, variant, window)
         checks, metadata = facts_as_dagster(window_facts(db, variant.table, window, cfg))

@@ -12,11 +12,9 @@ These definitions are thin: the work is `grid_pipeline.app.vee`.
 
 import dagster as dg
 
-from grid_pipeline.app.dataset import partition_window
-from grid_pipeline.app.history import day_of
 from grid_pipeline.app.vee import vee_window, vee_window_check
 from grid_pipeline.config import Settings
-from grid_pipeline.defs.historic import history_partitions
+from grid_pipeline.defs.historic import history_partitions, partition_day_window
 from grid_pipeline.defs.resources import ENGINE_POOL, TimescaleResource
 
 VEE_GROUP = "vee"
@@ -57,10 +55,7 @@ def build_vee_asset(settings: Settings) -> dg.AssetsDefinition:
         missing or invalid with the original kept, and the run audited; read through the
         `validated_readings` view."""
         cfg = timescale.settings()
-        try:
-            window = partition_window(day_of(context.partition_key), cfg)
-        except ValueError as exc:
-            raise dg.Failure(str(exc)) from None
+        window = partition_day_window(context, cfg)
         db = timescale.database()
         report = vee_window(db, cfg, window, actor=f"dagster:{context.run.run_id}")
         check = vee_window_check(db, cfg, window)

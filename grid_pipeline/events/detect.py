@@ -10,7 +10,6 @@ the CLI and the Dagster assets call.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -23,7 +22,7 @@ import psycopg
 from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.db.sqlfiles import query
 from grid_pipeline.events.detectors import clock, loading, metering, outage, theft, voltage
-from grid_pipeline.events.detectors.base import DetectedEvent
+from grid_pipeline.events.detectors.base import DetectedEvent, event_columns
 from grid_pipeline.events.kinds import Thresholds
 
 __all__ = [
@@ -118,15 +117,8 @@ def store_events(conn: psycopg.Connection[Any], window: Window, events: list[Det
         rows = list(unique.values())
         conn.execute(
             query("events_insert"),
-            {
-                "kind": [e.kind for e in rows],
-                "asset_type": [e.asset_type for e in rows],
-                "asset": [e.asset for e in rows],
-                "start_ts": [e.start for e in rows],
-                "end_ts": [e.end for e in rows],
-                "severity": [e.severity for e in rows],
-                "evidence": [json.dumps(e.evidence, sort_keys=True) for e in rows],
-                "detector": [e.detector for e in rows],
+            event_columns(rows)
+            | {
                 "acknowledged_at": [acknowledged.get(key, (None, None))[0] for key in unique],
                 "acknowledged_by": [acknowledged.get(key, (None, None))[1] for key in unique],
             },

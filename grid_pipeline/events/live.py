@@ -186,29 +186,9 @@ def _metering(
     runs = metering.stuck_runs(stuck, thresholds.stuck_min, interval)
     zeros = metering.zero_runs(zero, thresholds.zero_min, interval)
     return [
-        *_as_events(runs, "stuck", ["power"]),
-        *_as_events(zeros, "zero", []),
+        *metering.run_events(runs, "stuck", ["power"]),
+        *metering.run_events(zeros, "zero", []),
         *metering.spike_events(spikes, interval),
-    ]
-
-
-def _as_events(found: pl.DataFrame, kind: str, extra: list[str]) -> list[DetectedEvent]:
-    return [
-        DetectedEvent(
-            kind=kind,
-            asset_type="meter",
-            asset=str(row["meter_id"]),
-            start=_utc(row["start"]),
-            end=_utc(row["end"]),
-            severity="warning",
-            evidence={
-                "intervals": int(row["intervals"]),
-                "minutes": (row["end"] - row["start"]).total_seconds() / 60,
-                **{f"{name}_w" if name == "power" else name: int(row[name]) for name in extra},
-            },
-            detector=metering.NAME,
-        )
-        for row in found.iter_rows(named=True)
     ]
 
 

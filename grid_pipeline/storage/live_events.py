@@ -10,13 +10,13 @@ events' stable key and deletes by it; every statement takes arrays (one round tr
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 import psycopg
 
 from grid_pipeline.db.sqlfiles import query
+from grid_pipeline.events.detectors.base import event_columns
 from grid_pipeline.events.live import LIVE_KINDS, Key, LiveWindow, Reconciled
 from grid_pipeline.mqtt.simulator import PhysicalTick
 
@@ -66,20 +66,7 @@ def apply_reconciled(conn: psycopg.Connection[Any], changes: Reconciled) -> None
     """Upsert the events found and delete those no longer found (one transaction)."""
     with conn.transaction():
         if changes.upserts:
-            rows = changes.upserts
-            conn.execute(
-                query("events_live_upsert"),
-                {
-                    "kind": [e.kind for e in rows],
-                    "asset_type": [e.asset_type for e in rows],
-                    "asset": [e.asset for e in rows],
-                    "start_ts": [e.start for e in rows],
-                    "end_ts": [e.end for e in rows],
-                    "severity": [e.severity for e in rows],
-                    "evidence": [json.dumps(e.evidence, sort_keys=True) for e in rows],
-                    "detector": [e.detector for e in rows],
-                },
-            )
+            conn.execute(query("events_live_upsert"), event_columns(changes.upserts))
         if changes.deletes:
             conn.execute(
                 query("events_live_delete"),

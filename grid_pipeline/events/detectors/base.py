@@ -9,6 +9,7 @@ interval; its event is ``[first, last + interval)``, half-open like the faults.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,6 +41,21 @@ class DetectedEvent:
     severity: Severity
     evidence: Evidence = field(default_factory=dict)
     detector: str = ""
+
+
+def event_columns(events: list[DetectedEvent]) -> dict[str, list[Any]]:
+    """The events as one array per `grid_events` column, for an ``unnest`` insert (the
+    embedded engine has no COPY FROM STDIN; arrays cost one round trip)."""
+    return {
+        "kind": [e.kind for e in events],
+        "asset_type": [e.asset_type for e in events],
+        "asset": [e.asset for e in events],
+        "start_ts": [e.start for e in events],
+        "end_ts": [e.end for e in events],
+        "severity": [e.severity for e in events],
+        "evidence": [json.dumps(e.evidence, sort_keys=True) for e in events],
+        "detector": [e.detector for e in events],
+    }
 
 
 def reading_interval(conn: psycopg.Connection[Any], window: tuple[datetime, datetime]) -> timedelta:

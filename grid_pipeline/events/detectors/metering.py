@@ -92,7 +92,8 @@ def zero_runs(rows: pl.DataFrame, min_duration: timedelta, interval: timedelta) 
     return found.filter(pl.col("intervals") >= _needed(min_duration, interval)).drop("run")
 
 
-def _run_events(found: pl.DataFrame, kind: str, extra: list[str]) -> list[DetectedEvent]:
+def run_events(found: pl.DataFrame, kind: str, extra: list[str]) -> list[DetectedEvent]:
+    """Stuck or zero runs (one row per run) as meter events with their length as evidence."""
     return [
         DetectedEvent(
             kind=kind,
@@ -154,8 +155,8 @@ def detect(
         conn, "events_spike", {**bounds, "multiple": thresholds.spike_rating_multiple}, _SPIKE
     )
     events = [
-        *_run_events(stuck_runs(stuck, thresholds.stuck_min, interval), "stuck", ["power"]),
-        *_run_events(zero_runs(zero, thresholds.zero_min, interval), "zero", []),
+        *run_events(stuck_runs(stuck, thresholds.stuck_min, interval), "stuck", ["power"]),
+        *run_events(zero_runs(zero, thresholds.zero_min, interval), "zero", []),
         *spike_events(spikes, interval),
     ]
     return in_window(events, window)
