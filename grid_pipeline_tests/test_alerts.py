@@ -26,7 +26,8 @@ import pytest
 from psycopg import sql
 
 from grid_pipeline.alerts.backoff import MAX_ATTEMPTS, retry_delay
-from grid_pipeline.alerts.queue import enqueue
+from grid_pipeline.alerts.queue import deliver_due, enqueue
+from grid_pipeline.alerts.webhook import post_alert
 from grid_pipeline.app.alerts import AlertReport, deliver_alerts
 from grid_pipeline.app.events import acknowledge_events
 from grid_pipeline.config import ConfigError, Settings, load_settings
@@ -542,6 +543,70 @@ def test_deliveries_made_before_the_upgrade_are_not_sent_again() -> None:
         _detect(db, [_event("m1", "critical"), _event("m2", "warning")])  # m1 closes
         with connect(db) as conn:
             assert enqueue(conn, "warning", datetime.now(UTC)) == 1
+    finally:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(dbname)))  # fmt: skip
+        if reader is None:
+            admin.execute("DROP ROLE IF EXISTS grid_reader")
+        admin.execute("SELECT pg_advisory_unlock(hashtext('grid_pipeline_tests.roles'))")
+        admin.close()
+
+
+@pytest.mark.integration
+def test_two_deliverers_at_once_send_each_alert_once_on_a_native_server(
+    webhook: Webhook,
+) -> None:
+    """`FOR UPDATE SKIP LOCKED` with two deliverers running at the same time, on the native
+    PostgreSQL (the embedded engine is one session: its deliverers take turns, so it
+    cannot show that a row locked by one is passed over by the other)."""
+    try:
+        admin = psycopg.connect(NATIVE, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"no native PostgreSQL at 127.0.0.1:5432 (trust auth): {exc}")
+    admin.execute("SELECT pg_advisory_lock(hashtext('grid_pipeline_tests.roles'))")
+    reader = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = 'grid_reader'").fetchone()
+    dbname = f"grid_alerts_{secrets.token_hex(4)}"
+    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    try:
+        if reader is None:
+            admin.execute("CREATE ROLE grid_reader NOLOGIN")
+        db = Database(f"postgresql://postgres@127.0.0.1:5432/{dbname}", embedded=False)
+        with connect(db) as conn:
+            for name in ("012_grid_events.sql", "015_alert_deliveries.sql",
+                         "020_alert_changes.sql"):  # fmt: skip
+                for statement in _plain_statements(SCHEMA / name):
+                    conn.execute(statement.encode())
+            conn.execute("ALTER TABLE grid_events ADD COLUMN acknowledged_by text")
+        events = [_event(f"m{i:02d}", "critical", hour=i % 20) for i in range(40)]
+        _detect(db, events)
+        with connect(db) as conn:
+            assert enqueue(conn, "warning", datetime.now(UTC)) == 40
+
+        def slow_send(url: str, alert: Any) -> Any:
+            result = post_alert(url, alert)
+            threading.Event().wait(0.02)  # still holding the row: the other must pass it
+            return result
+
+        counts: dict[str, int] = {}
+
+        def deliverer(name: str) -> None:
+            done = deliver_due(db, webhook.url, lambda: datetime.now(UTC), slow_send)
+            counts[name] = done.delivered
+
+        threads = [threading.Thread(target=deliverer, args=(n,)) for n in ("a", "b")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        keys = [r["key"] for r in webhook.accepted()]
+        assert len(keys) == 40 and len(set(keys)) == 40
+        assert counts["a"] + counts["b"] == 40
+        assert counts["a"] > 0 and counts["b"] > 0  # both worked, side by side
+        with connect(db) as conn:
+            statuses = conn.execute(
+                "SELECT status, count(*) FROM alert_deliveries GROUP BY status"
+            ).fetchall()
+        assert statuses == [("delivered", 40)]
     finally:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
             sql.Identifier(dbname)))  # fmt: skip
