@@ -32,12 +32,14 @@ from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.defs.events import LIVE_JOB, events_defs
 from grid_pipeline.defs.resources import TimescaleResource
 from grid_pipeline.embedded import broker
+from grid_pipeline.events.detect import detect_all, store_events
 from grid_pipeline.events.detectors.base import DetectedEvent
 from grid_pipeline.events.inject import Fault, FaultRates, Scenario, plan_day
+from grid_pipeline.events.kinds import Thresholds
 from grid_pipeline.events.live import Key, LiveWindow, reconcile
 from grid_pipeline.mqtt.consumer import ConsumerConfig
 from grid_pipeline.mqtt.simulator import PhysicalFaults, Publisher, Simulator, run_simulation
-from grid_pipeline.storage.historic import read_grid
+from grid_pipeline.storage.historic import load_history, read_grid
 from grid_pipeline_tests.mqtt_support import (
     clean_slate,
     count,
@@ -282,6 +284,38 @@ def test_simulate_and_watch_from_the_command_line(
     watched = _cli(env, "events", "watch", "--once")
     assert "stopped after 1 pass" in watched.stdout
     assert "no readings yet" in watched.stdout  # nothing was ingested from this run
+
+
+@pytest.mark.integration
+def test_the_whole_fleet_silent_is_a_collection_gap_not_an_outage(
+    database: Database, settings: Settings
+) -> None:
+    """The platform down for an hour (no meter reported) raises no outage, live or in the
+    history; one meter silent while the others report still does."""
+    fleet = clean_slate(database, METERS)
+    _empty_events(database)
+    start = datetime.combine(datetime.now(UTC).date() - timedelta(days=1), time(), UTC)
+    end = start + timedelta(hours=4)
+    load_history(database, fleet, (start, end), interval=INTERVAL, seed=settings.seed,
+                 timezone="UTC")  # fmt: skip
+    down = (start + timedelta(hours=1), start + timedelta(hours=2))
+    silent = (start + timedelta(hours=2, minutes=30), start + timedelta(hours=3))
+    with connect(database) as conn:
+        conn.execute('DELETE FROM energy_readings WHERE "timestamp" >= %s AND "timestamp" < %s',
+                     down)  # fmt: skip
+        conn.execute('DELETE FROM energy_readings WHERE meter_id = 4 AND "timestamp" >= %s '
+                     'AND "timestamp" < %s', silent)  # fmt: skip
+    expected = {("outage", "meter", "4", silent[0], silent[1])}
+
+    def outages() -> set[tuple[Any, ...]]:
+        return {row[:5] for row in _events(database) if row[0] == "outage"}
+
+    watch_once(database, settings, judge_newest=True, lookback=timedelta(hours=5))
+    assert outages() == expected
+    _empty_events(database)
+    with connect(database) as conn:
+        store_events(conn, (start, end), detect_all(conn, (start, end), Thresholds()))
+    assert outages() == expected
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

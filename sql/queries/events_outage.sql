@@ -12,6 +12,11 @@
 -- chose a nested loop for that join: 36 s for 40 meters x 10 days): per meter, the
 -- intervals between one reading and the next (or `judged`), and those from where the
 -- meter is expected to its first reading in the window.
+--
+-- An interval in which no meter at all reported is not counted: the whole fleet silent
+-- at once is the collection path down (the simulator, broker or ingestion stopped, the
+-- platform restarted), not every feeder losing supply; an outage shows as some meters
+-- silent (or at voltage 0) while others report.
 
 WITH seen AS (
     SELECT meter_id, min("timestamp") AS first_ts
@@ -35,6 +40,9 @@ WITH seen AS (
     SELECT meter_id, min("timestamp") AS first_ts
     FROM heard
     GROUP BY meter_id
+), reporting AS (
+    SELECT DISTINCT "timestamp"
+    FROM heard
 ), out_slots AS (
     -- A reading without voltage.
     SELECT meter_id, "timestamp"
@@ -60,3 +68,4 @@ SELECT o."timestamp", o.meter_id, z.transformer, z.feeder,
        z.transformer_meters, z.feeder_meters
 FROM out_slots AS o
 JOIN sizes AS z USING (meter_id)
+JOIN reporting AS r USING ("timestamp")
