@@ -1,14 +1,15 @@
 """`grid-pipeline up`: the whole local stack in the foreground.
 
-Starts (or reuses) the embedded TimescaleDB and MQTT broker, migrates, fixes
-the historic window, then runs `dagster dev` (webserver and daemon; schedules
-and the ingestion sensor on), the Streamlit dashboard and the meter simulator
-as child processes. On an empty database it submits the seed pipeline to the
-running Dagster instance as one backfill (visible under Backfills). It prints
-where to look; Ctrl-C (or SIGTERM) stops everything it started, and a second
-Ctrl-C during shutdown does not abandon it.
+Starts (or reuses) the embedded TimescaleDB and MQTT broker, migrates, fixes the
+historic window, then runs `dagster dev` (webserver and daemon; schedules and
+the ingestion sensor on), the Streamlit dashboard, the meter simulator and the
+live grid-event watcher (`events watch`) as child processes. On an empty
+database it submits the seed pipeline to the running Dagster instance as one
+backfill (visible under Backfills). It prints where to look; Ctrl-C (or SIGTERM)
+stops everything it started, and a second Ctrl-C during shutdown does not
+abandon it.
 
-`up --once` starts the same services without the dashboard and simulator,
+`up --once` starts the same services without the dashboard, simulator and watcher,
 submits the backfill, waits for it and exits non-zero when a run or a blocking
 check failed; it leaves nothing running that it started.
 
@@ -273,6 +274,10 @@ def run_stack(settings: Settings) -> int:
         # The live fleet, in real time; the Dagster ingestion sensor consumes it.
         "simulator": [sys.executable, "-m", "grid_pipeline.cli", "simulate", "--load-fleet",
                       "--quiet"],
+        # Grid events within seconds of the reading that shows them (the Dagster asset
+        # live_grid_events runs the same pass once a minute, for its freshness policy).
+        "watcher": [sys.executable, "-m", "grid_pipeline.cli", "events", "watch", "--every",
+                    "10"],
     }  # fmt: skip
     children: list[subprocess.Popen[bytes]] = []
     try:

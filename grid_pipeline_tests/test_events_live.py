@@ -32,6 +32,7 @@ from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.defs.events import LIVE_JOB, events_defs
 from grid_pipeline.defs.resources import TimescaleResource
 from grid_pipeline.embedded import broker
+from grid_pipeline.embedded.process import free_port
 from grid_pipeline.events.detect import detect_all, store_events
 from grid_pipeline.events.detectors.base import DetectedEvent
 from grid_pipeline.events.inject import Fault, FaultRates, Scenario, plan_day
@@ -353,3 +354,14 @@ def test_reconcile_keeps_what_it_cannot_see_whole_and_withdraws_what_it_no_longe
     }
     assert changes.deletes == [("spike", "meter", "5", lo + timedelta(hours=1))]
     assert (changes.opened, changes.closed, changes.still_open) == (2, 1, 1)
+
+
+def test_the_watcher_outlives_a_database_it_cannot_reach(settings: Settings) -> None:
+    """A pass the database cannot answer is one line, and the next pass comes: `up` keeps
+    the watcher as a child, and a child that died would stop the whole stack."""
+    gone = Database(f"postgresql://postgres@127.0.0.1:{free_port()}/postgres", embedded=False)
+    lines: list[str] = []
+    done = watch(gone, settings, every=0.01, passes=3, failed=lines.append)
+    assert done == 3 and len(lines) == 3
+    assert all(line.startswith("pass failed, trying again in 0.01 s: ") for line in lines)
+    assert all("\n" not in line for line in lines)

@@ -19,11 +19,13 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
 import polars as pl
+import psycopg
 
 from grid_pipeline.app.dataset import history_window
 from grid_pipeline.config import Settings
 from grid_pipeline.db.connection import Database, connect, resolve_database
 from grid_pipeline.db.sqlfiles import query
+from grid_pipeline.embedded.process import ServiceError
 from grid_pipeline.events.acknowledge import UnknownEvents as UnknownEvents  # for callers
 from grid_pipeline.events.acknowledge import acknowledge, check_by, check_ids
 from grid_pipeline.events.detect import DetectionReport, run_detection
@@ -169,31 +171,45 @@ def watch(
     stop: threading.Event | None = None,
     passes: int | None = None,
     progress: Callable[[WatchReport], None] | None = None,
+    failed: Callable[[str], None] | None = None,
 ) -> int:
     """Watch the live data: a pass every `every` seconds until `stop` is set (or after
     `passes`); returns the passes run.
 
     The newest interval's missing readings count as outages once the same frontier has
     been seen for `grace` wall seconds (the consumer commits a tick in several batches);
-    before that only the intervals before it are judged."""
+    before that only the intervals before it are judged. A pass the database cannot
+    answer (the engine restarting, a network cut) is reported to `failed` in one line and
+    tried again a period later: the watcher outlives the engine, as the stack's other
+    services do, and loses nothing (each pass re-reads its whole window)."""
     stop = stop or threading.Event()
     seen: dict[datetime, float] = {}
     done = 0
     while not stop.is_set():
         began = time.monotonic()
-        frontier = _frontier(db, settings)
-        if frontier is not None:
-            seen.setdefault(frontier, began)
-            seen = {f: t for f, t in seen.items() if f == frontier}
-        settled = frontier is not None and began - seen[frontier] >= grace
-        report = watch_once(db, settings, lookback=lookback, judge_newest=settled)
+        try:
+            frontier = _frontier(db, settings)
+            if frontier is not None:
+                seen.setdefault(frontier, began)
+                seen = {f: t for f, t in seen.items() if f == frontier}
+            settled = frontier is not None and began - seen[frontier] >= grace
+            report = watch_once(db, settings, lookback=lookback, judge_newest=settled)
+        except (psycopg.OperationalError, ServiceError) as exc:
+            if failed:
+                failed(f"pass failed, trying again in {every:g} s: {_first_line(exc)}")
+        else:
+            if progress:
+                progress(report)
         done += 1
-        if progress:
-            progress(report)
         if passes is not None and done >= passes:
             break
         stop.wait(max(0.0, every - (time.monotonic() - began)))
     return done
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _frontier(db: Database, settings: Settings) -> datetime | None:

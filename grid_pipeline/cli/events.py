@@ -144,6 +144,7 @@ def watch(args: argparse.Namespace, settings: Settings) -> int:
     passes = watch_live(
         db, settings, every=args.every, grace=args.grace, lookback=lookback, stop=stop,
         passes=1 if args.once else None, progress=show,
+        failed=lambda line: print(f"{datetime.now(UTC):%H:%M:%S}  {line}", flush=True),
     )  # fmt: skip
     print(f"stopped after {passes} pass{'es' if passes != 1 else ''}", flush=True)
     return 0
