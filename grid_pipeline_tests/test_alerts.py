@@ -503,12 +503,11 @@ def _plain_statements(path: Path) -> list[str]:
     ]
 
 
-@pytest.mark.integration
-def test_deliveries_made_before_the_upgrade_are_not_sent_again() -> None:
-    """Migration 020_alert_changes on a table of 015 rows, on the native PostgreSQL (the
-    embedded engine of the tests migrates an empty table): each row becomes the event's
-    'opened' delivery announcing it as it is, so nothing is queued again, and a close
-    that comes later is."""
+@pytest.fixture
+def native() -> Iterator[Database]:
+    """A fresh database on the native PostgreSQL with the grid events (012, and the column
+    017 adds: its grants need more tables) and the alert deliveries of 015, not migrated
+    further: each test applies 020 when it wants it."""
     try:
         admin = psycopg.connect(NATIVE, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:
@@ -525,24 +524,8 @@ def test_deliveries_made_before_the_upgrade_are_not_sent_again() -> None:
             for name in ("012_grid_events.sql", "015_alert_deliveries.sql"):
                 for statement in _plain_statements(SCHEMA / name):
                     conn.execute(statement.encode())
-            # The column 017_event_acknowledgement adds (its grants need more tables).
             conn.execute("ALTER TABLE grid_events ADD COLUMN acknowledged_by text")
-        _detect(db, [_event("m1", "critical", open_=True), _event("m2", "warning")])
-        with connect(db) as conn:
-            conn.execute(
-                "INSERT INTO alert_deliveries (kind, asset_type, asset, start_ts, status) "
-                "SELECT kind, asset_type, asset, start_ts, 'delivered' FROM grid_events"
-            )
-            conn.execute((SCHEMA / "020_alert_changes.sql").read_text().encode())
-            assert enqueue(conn, "warning", datetime.now(UTC)) == 0
-            rows = conn.execute(
-                "SELECT asset, change, severity, end_ts IS NULL FROM alert_deliveries "
-                "ORDER BY asset"
-            ).fetchall()
-        assert rows == [("m1", "opened", "critical", True), ("m2", "opened", "warning", False)]
-        _detect(db, [_event("m1", "critical"), _event("m2", "warning")])  # m1 closes
-        with connect(db) as conn:
-            assert enqueue(conn, "warning", datetime.now(UTC)) == 1
+        yield db
     finally:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
             sql.Identifier(dbname)))  # fmt: skip
@@ -553,64 +536,65 @@ def test_deliveries_made_before_the_upgrade_are_not_sent_again() -> None:
 
 
 @pytest.mark.integration
+def test_deliveries_made_before_the_upgrade_are_not_sent_again(native: Database) -> None:
+    """Migration 020_alert_changes on a table of 015 rows, on the native PostgreSQL (the
+    embedded engine of the tests migrates an empty table): each row becomes the event's
+    'opened' delivery announcing it as it is, so nothing is queued again, and a close
+    that comes later is."""
+    db = native
+    _detect(db, [_event("m1", "critical", open_=True), _event("m2", "warning")])
+    with connect(db) as conn:
+        conn.execute(
+            "INSERT INTO alert_deliveries (kind, asset_type, asset, start_ts, status) "
+            "SELECT kind, asset_type, asset, start_ts, 'delivered' FROM grid_events"
+        )
+        conn.execute((SCHEMA / "020_alert_changes.sql").read_text().encode())
+        assert enqueue(conn, "warning", datetime.now(UTC)) == 0
+        rows = conn.execute(
+            "SELECT asset, change, severity, end_ts IS NULL FROM alert_deliveries ORDER BY asset"
+        ).fetchall()
+    assert rows == [("m1", "opened", "critical", True), ("m2", "opened", "warning", False)]
+    _detect(db, [_event("m1", "critical"), _event("m2", "warning")])  # m1 closes
+    with connect(db) as conn:
+        assert enqueue(conn, "warning", datetime.now(UTC)) == 1
+
+
+@pytest.mark.integration
 def test_two_deliverers_at_once_send_each_alert_once_on_a_native_server(
-    webhook: Webhook,
+    native: Database, webhook: Webhook
 ) -> None:
     """`FOR UPDATE SKIP LOCKED` with two deliverers running at the same time, on the native
     PostgreSQL (the embedded engine is one session: its deliverers take turns, so it
     cannot show that a row locked by one is passed over by the other)."""
-    try:
-        admin = psycopg.connect(NATIVE, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no native PostgreSQL at 127.0.0.1:5432 (trust auth): {exc}")
-    admin.execute("SELECT pg_advisory_lock(hashtext('grid_pipeline_tests.roles'))")
-    reader = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = 'grid_reader'").fetchone()
-    dbname = f"grid_alerts_{secrets.token_hex(4)}"
-    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-    try:
-        if reader is None:
-            admin.execute("CREATE ROLE grid_reader NOLOGIN")
-        db = Database(f"postgresql://postgres@127.0.0.1:5432/{dbname}", embedded=False)
-        with connect(db) as conn:
-            for name in ("012_grid_events.sql", "015_alert_deliveries.sql",
-                         "020_alert_changes.sql"):  # fmt: skip
-                for statement in _plain_statements(SCHEMA / name):
-                    conn.execute(statement.encode())
-            conn.execute("ALTER TABLE grid_events ADD COLUMN acknowledged_by text")
-        events = [_event(f"m{i:02d}", "critical", hour=i % 20) for i in range(40)]
-        _detect(db, events)
-        with connect(db) as conn:
-            assert enqueue(conn, "warning", datetime.now(UTC)) == 40
+    db = native
+    with connect(db) as conn:
+        conn.execute((SCHEMA / "020_alert_changes.sql").read_text().encode())
+    _detect(db, [_event(f"m{i:02d}", "critical", hour=i % 20) for i in range(40)])
+    with connect(db) as conn:
+        assert enqueue(conn, "warning", datetime.now(UTC)) == 40
 
-        def slow_send(url: str, alert: Any) -> Any:
-            result = post_alert(url, alert)
-            threading.Event().wait(0.02)  # still holding the row: the other must pass it
-            return result
+    def slow_send(url: str, alert: Any) -> Any:
+        result = post_alert(url, alert)
+        threading.Event().wait(0.02)  # still holding the row: the other must pass it
+        return result
 
-        counts: dict[str, int] = {}
+    counts: dict[str, int] = {}
 
-        def deliverer(name: str) -> None:
-            done = deliver_due(db, webhook.url, lambda: datetime.now(UTC), slow_send)
-            counts[name] = done.delivered
+    def deliverer(name: str) -> None:
+        done = deliver_due(db, webhook.url, lambda: datetime.now(UTC), slow_send)
+        counts[name] = done.delivered
 
-        threads = [threading.Thread(target=deliverer, args=(n,)) for n in ("a", "b")]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
-        keys = [r["key"] for r in webhook.accepted()]
-        assert len(keys) == 40 and len(set(keys)) == 40
-        assert counts["a"] + counts["b"] == 40
-        assert counts["a"] > 0 and counts["b"] > 0  # both worked, side by side
-        with connect(db) as conn:
-            statuses = conn.execute(
-                "SELECT status, count(*) FROM alert_deliveries GROUP BY status"
-            ).fetchall()
-        assert statuses == [("delivered", 40)]
-    finally:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(dbname)))  # fmt: skip
-        if reader is None:
-            admin.execute("DROP ROLE IF EXISTS grid_reader")
-        admin.execute("SELECT pg_advisory_unlock(hashtext('grid_pipeline_tests.roles'))")
-        admin.close()
+    threads = [threading.Thread(target=deliverer, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    keys = [r["key"] for r in webhook.accepted()]
+    assert len(keys) == 40 and len(set(keys)) == 40
+    assert counts["a"] + counts["b"] == 40
+    assert counts["a"] > 0 and counts["b"] > 0  # both worked, side by side
+    with connect(db) as conn:
+        statuses = conn.execute(
+            "SELECT status, count(*) FROM alert_deliveries GROUP BY status"
+        ).fetchall()
+    assert statuses == [("delivered", 40)]
