@@ -19,7 +19,7 @@ from psycopg import sql
 from grid_pipeline.app.services import start_database
 from grid_pipeline.config import Settings, load_settings
 from grid_pipeline.db.connection import Database, connect
-from grid_pipeline.embedded import engine
+from grid_pipeline.embedded import broker, engine
 from grid_pipeline.embedded.process import free_port
 from grid_pipeline.fleet.meters import build_fleet
 from grid_pipeline.storage.historic import (
@@ -59,6 +59,14 @@ def session_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
 @pytest.fixture(scope="session")
 def settings(session_env: dict[str, str]) -> Settings:
     return load_settings(session_env)
+
+
+@pytest.fixture(scope="module")
+def amqtt_url(settings: Settings) -> Iterator[str]:
+    """The session's embedded MQTT broker, started for one test module and stopped after."""
+    broker.start(settings)
+    yield settings.broker_url
+    broker.stop(settings)
 
 
 @pytest.fixture(scope="session")

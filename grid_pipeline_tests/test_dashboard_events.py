@@ -16,7 +16,6 @@ import base64
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,10 +28,10 @@ from streamlit.testing.v1 import AppTest
 from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.fleet.meters import build_fleet
 from grid_pipeline.storage.historic import default_window, load_history, read_fleet, replace_fleet
+from grid_pipeline_tests.dashboard_support import open_page as open_dashboard_page
 
 pytestmark = pytest.mark.integration
 
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 PAGE = "app_pages/events.py"
 INTERVAL = timedelta(minutes=5)
 SHOWN = "%Y-%m-%d %H:%M"
@@ -107,12 +106,7 @@ def fresh_cache() -> Iterator[None]:
 
 
 def open_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=90)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_dashboard_page(PAGE)
 
 
 def metrics(at: AppTest) -> dict[str, str]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,11 +24,11 @@ from grid_pipeline.app.vee import vee_window
 from grid_pipeline.config import Settings
 from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.storage.historic import default_window, load_history, read_fleet, replace_fleet
+from grid_pipeline_tests.dashboard_support import open_page as open_dashboard_page
 from grid_pipeline_tests.test_dashboard_events import plotly_values, two_feeder_fleet
 
 pytestmark = pytest.mark.integration
 
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 PAGE = "app_pages/data_quality.py"
 INTERVAL = timedelta(minutes=5)
 ACTOR = "test:dashboard"
@@ -86,12 +85,7 @@ def vee_ran(
 
 
 def open_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=90)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_dashboard_page(PAGE)
 
 
 def notices(at: AppTest) -> str:

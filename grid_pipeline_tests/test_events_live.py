@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -31,7 +30,6 @@ from grid_pipeline.config import Settings
 from grid_pipeline.db.connection import Database, connect
 from grid_pipeline.defs.events import LIVE_JOB, events_defs
 from grid_pipeline.defs.resources import TimescaleResource
-from grid_pipeline.embedded import broker
 from grid_pipeline.embedded.process import free_port
 from grid_pipeline.events.detect import detect_all, store_events
 from grid_pipeline.events.detectors.base import DetectedEvent
@@ -75,13 +73,6 @@ KINDS = {
     ("spike", "meter"),
 }
 EVENT_COLUMNS = "kind, asset_type, asset, start_ts, end_ts, severity, evidence, detected_at"
-
-
-@pytest.fixture(scope="module")
-def amqtt_url(settings: Settings) -> Iterator[str]:
-    broker.start(settings)
-    yield settings.broker_url
-    broker.stop(settings)
 
 
 def _empty_events(db: Database) -> None:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import polars as pl
 import pytest
 
-from grid_pipeline.config import Settings
 from grid_pipeline.db.connection import Database, connect
-from grid_pipeline.embedded import broker
 from grid_pipeline.mqtt.consumer import ConsumerConfig
 from grid_pipeline.mqtt.payload import Reading, encode_batch, encode_reading
 from grid_pipeline.mqtt.simulator import (
@@ -34,13 +31,6 @@ from grid_pipeline_tests.mqtt_support import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def amqtt_url(settings: Settings) -> Iterator[str]:
-    broker.start(settings)
-    yield settings.broker_url
-    broker.stop(settings)
 
 
 def _config(url: str, root: str, **extra: Any) -> ConsumerConfig:
